@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the tests and the local run need on a fresh Debian 12 machine:
+#   - Fashion-MNIST (Debian's dataset-fashion-mnist: /usr/share/datasets/fashion-mnist/*.gz)
+#   - Azurite 3.37.0, the Azure Storage emulator, into .tools/ (the test fixture starts it itself)
+# Safe to run again: it skips what is already there.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq dataset-fashion-mnist
+fi
+
+if [ ! -x "$root/.tools/node_modules/.bin/azurite" ]; then
+  command -v npm >/dev/null || { echo "install-prerequisites: npm is needed to install Azurite (apt-get install npm)" >&2; exit 1; }
+  npm install --prefix "$root/.tools" --no-audit --no-fund --loglevel=error azurite@3.37.0
+fi
