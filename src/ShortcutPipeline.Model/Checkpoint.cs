@@ -1,0 +1,216 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ShortcutPipeline.Model;
+
+/// <summary>What a checkpoint's metadata says, read without loading its tensors.</summary>
+public sealed record CheckpointInfo(
+    DiTConfig Config, TrainingOptions? Training, long Step, IReadOnlyDictionary<string, double> Metrics,
+    bool HasTrainingState, string Kind);
+
+/// <summary>
+/// Checkpoints as safetensors files. A training checkpoint holds the weights ("model."), the EMA weights ("ema."),
+/// the AdamW state ("optimizer.{i}.exp_avg", "optimizer.{i}.exp_avg_sq", "optimizer.{i}.step"), and as JSON metadata
+/// the model config, the training options, the step and metrics; a run resumed from it continues exactly. A sampling
+/// checkpoint holds only the EMA weights (optionally in bfloat16 or float16): what the workers load.
+/// </summary>
+public static class Checkpoint
+{
+    public const string TrainingKind = "shortcut-pipeline/training-checkpoint/1";
+    public const string SamplingKind = "shortcut-pipeline/sampling-checkpoint/1";
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public static void Save(Trainer trainer, Stream stream, IReadOnlyDictionary<string, double>? metrics = null)
+    {
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, parameter) in trainer.Model.named_parameters()) tensors["model." + name] = parameter;
+        foreach (var (name, parameter) in trainer.Ema.Model.named_parameters()) tensors["ema." + name] = parameter;
+        var steps = new List<Tensor>();
+        int i = 0;
+        foreach (var state in OptimizerStates(trainer.Optimizer))
+        {
+            tensors[$"optimizer.{i}.exp_avg"] = state.exp_avg;
+            tensors[$"optimizer.{i}.exp_avg_sq"] = state.exp_avg_sq;
+            var step = tensor(state.step);
+            steps.Add(step);
+            tensors[$"optimizer.{i}.step"] = step;
+            i++;
+        }
+        try
+        {
+            SafetensorsFile.Write(stream, tensors, Metadata(TrainingKind, trainer.Config, trainer.Options, trainer.Step, metrics));
+        }
+        finally
+        {
+            foreach (var step in steps) step.Dispose();
+        }
+    }
+
+    public static void Save(Trainer trainer, string path, IReadOnlyDictionary<string, double>? metrics = null) =>
+        AtomicFile.Write(path, stream => Save(trainer, stream, metrics));
+
+    /// <summary>Writes only the EMA weights, in <paramref name="dtype"/>: the file a worker samples from.</summary>
+    public static void ExportForSampling(Trainer trainer, Stream stream, ScalarType dtype = ScalarType.Float32,
+        IReadOnlyDictionary<string, double>? metrics = null)
+    {
+        var tensors = trainer.Ema.Model.named_parameters().ToDictionary(p => "ema." + p.name, p => p.parameter.detach().to(dtype));
+        try
+        {
+            SafetensorsFile.Write(stream, tensors, Metadata(SamplingKind, trainer.Config, trainer.Options, trainer.Step, metrics));
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    public static void ExportForSampling(Trainer trainer, string path, ScalarType dtype = ScalarType.Float32,
+        IReadOnlyDictionary<string, double>? metrics = null) =>
+        AtomicFile.Write(path, stream => ExportForSampling(trainer, stream, dtype, metrics));
+
+    public static CheckpointInfo ReadInfo(Stream stream) => Info(SafetensorsFile.ReadHeader(stream));
+
+    public static CheckpointInfo ReadInfo(string path)
+    {
+        using var file = File.OpenRead(path);
+        return ReadInfo(file);
+    }
+
+    /// <summary>
+    /// Loads a model to sample from: the EMA weights when the file has them, else the raw weights. The model is
+    /// moved to <paramref name="device"/> and cast to <paramref name="dtype"/> (bfloat16 on CUDA, say).
+    /// </summary>
+    public static DiT LoadForSampling(Stream stream, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var header = SafetensorsFile.ReadHeader(stream);
+        var info = Info(header);
+        string prefix = header.Tensors.Any(t => t.Name.StartsWith("ema.", StringComparison.Ordinal)) ? "ema." : "model.";
+        stream.Seek(0, SeekOrigin.Begin);
+        var tensors = SafetensorsFile.ReadTensors(stream, name => name.StartsWith(prefix, StringComparison.Ordinal));
+        var model = new DiT(info.Config);
+        try
+        {
+            LoadWeights(model, tensors, prefix);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+        model.to(device ?? CPU).to(dtype);
+        model.eval();
+        return model;
+    }
+
+    public static DiT LoadForSampling(string path, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        using var file = File.OpenRead(path);
+        return LoadForSampling(file, device, dtype);
+    }
+
+    /// <summary>Rebuilds a trainer from a training checkpoint: weights, EMA, optimizer state and step.</summary>
+    public static Trainer Resume(Stream stream, Device? device = null)
+    {
+        var header = SafetensorsFile.ReadHeader(stream);
+        var info = Info(header);
+        if (!info.HasTrainingState || info.Training is null)
+            throw new InvalidDataException("This checkpoint has no training state (a sampling export?): it cannot be resumed.");
+        stream.Seek(0, SeekOrigin.Begin);
+        var tensors = SafetensorsFile.ReadTensors(stream);
+        var trainer = new Trainer(info.Config, info.Training, device);
+        try
+        {
+            LoadWeights(trainer.Model, tensors, "model.");
+            LoadWeights(trainer.Ema.Model, tensors, "ema.");
+            var states = OptimizerStates(trainer.Optimizer).ToList();
+            using (no_grad())
+            {
+                for (int i = 0; i < states.Count; i++)
+                {
+                    states[i].exp_avg.copy_(Required(tensors, $"optimizer.{i}.exp_avg"));
+                    states[i].exp_avg_sq.copy_(Required(tensors, $"optimizer.{i}.exp_avg_sq"));
+                    states[i].step = Required(tensors, $"optimizer.{i}.step").item<long>();
+                }
+            }
+            trainer.Step = info.Step;
+            return trainer;
+        }
+        catch
+        {
+            trainer.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    public static Trainer Resume(string path, Device? device = null)
+    {
+        using var file = File.OpenRead(path);
+        return Resume(file, device);
+    }
+
+    private static IEnumerable<AdamW.State> OptimizerStates(AdamW optimizer) =>
+        optimizer.state_dict().State.Cast<AdamW.State>();
+
+    private static void LoadWeights(DiT model, Dictionary<string, Tensor> tensors, string prefix)
+    {
+        using var _ = no_grad();
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            var source = Required(tensors, prefix + name);
+            if (!source.shape.SequenceEqual(parameter.shape))
+                throw new InvalidDataException($"Checkpoint tensor \"{prefix + name}\" has shape [{string.Join(", ", source.shape)}]; the model expects [{string.Join(", ", parameter.shape)}].");
+            parameter.copy_(source);
+        }
+    }
+
+    private static Tensor Required(Dictionary<string, Tensor> tensors, string name) =>
+        tensors.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"The checkpoint has no tensor \"{name}\".");
+
+    private static Dictionary<string, string> Metadata(string kind, DiTConfig config, TrainingOptions options, long step,
+        IReadOnlyDictionary<string, double>? metrics) => new()
+        {
+            ["format"] = kind,
+            ["config"] = JsonSerializer.Serialize(config, Json),
+            ["training"] = JsonSerializer.Serialize(options, Json),
+            ["step"] = step.ToString(CultureInfo.InvariantCulture),
+            ["metrics"] = JsonSerializer.Serialize(metrics ?? new Dictionary<string, double>(), Json),
+        };
+
+    private static CheckpointInfo Info(SafetensorsFile.Header header)
+    {
+        var m = header.Metadata;
+        string kind = m.GetValueOrDefault("format") ?? "";
+        if (kind is not (TrainingKind or SamplingKind))
+            throw new InvalidDataException($"Not a ShortcutPipeline checkpoint: its safetensors metadata has format \"{kind}\".");
+        try
+        {
+            var config = JsonSerializer.Deserialize<DiTConfig>(m["config"], Json) ?? throw new InvalidDataException("The checkpoint's config is empty.");
+            config.Validate();
+            var training = m.TryGetValue("training", out var t) ? JsonSerializer.Deserialize<TrainingOptions>(t, Json) : null;
+            var metrics = m.TryGetValue("metrics", out var mm) ? JsonSerializer.Deserialize<Dictionary<string, double>>(mm, Json) ?? [] : [];
+            long step = long.Parse(m.GetValueOrDefault("step") ?? "0", CultureInfo.InvariantCulture);
+            bool hasState = header.Tensors.Any(e => e.Name.StartsWith("optimizer.", StringComparison.Ordinal));
+            return new CheckpointInfo(config, training, step, metrics, hasState, kind);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"The checkpoint's metadata is invalid: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using static TorchSharp.torch;
+
+namespace ShortcutPipeline.Model.Tests;
+
+public sealed class ShortcutSamplerTests
+{
+    private static byte[] Pixels(Tensor samples) =>
+        ((samples.clamp(-1, 1) + 1) * 127.5).round().to(ScalarType.Byte).data<byte>().ToArray();
+
+    [Fact]
+    public void SameRequestsGiveIdenticalSamples()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        var sampler = new ShortcutSampler(model);
+        var requests = new[] { new SampleRequest(3, 4, 1.5, 11), new SampleRequest(null, 2, 1, 12) };
+        using var a = sampler.Sample(requests);
+        using var b = sampler.Sample(requests);
+        Assert.True(ModelFixtures.Same(a.Samples, b.Samples));
+        Assert.All(a.Completed, Assert.True);
+    }
+
+    [Fact]
+    public void DifferentSeedsGiveDifferentSamples()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        var sampler = new ShortcutSampler(model);
+        using var result = sampler.Sample([new SampleRequest(3, 4, 1, 11), new SampleRequest(3, 4, 1, 12)]);
+        Assert.False(result.Samples[0].allclose(result.Samples[1]));
+    }
+
+    [Fact]
+    public void ARequestsImageDoesNotDependOnItsBatch()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        var sampler = new ShortcutSampler(model);
+        var request = new SampleRequest(4, 8, 2.0, 42);
+        using var alone = sampler.Sample([request]);
+
+        // The same request among others with other budgets, labels, guidance and seeds, at another position.
+        var others = Enumerable.Range(0, 9).Select(i => new SampleRequest(i % 3 == 0 ? null : i, 1 << (i % 8), i % 2 == 0 ? 1 : 3, 100 + i)).ToList();
+        others.Insert(5, request);
+        using var batched = sampler.Sample(others);
+
+        var alonePixels = Pixels(alone.Samples[0]);
+        var batchedPixels = Pixels(batched.Samples[5]);
+        int maxDifference = alonePixels.Zip(batchedPixels, (x, y) => Math.Abs(x - y)).Max();
+        Assert.True(maxDifference <= 1, $"pixels differ by up to {maxDifference}/255");
+    }
+
+    [Fact]
+    public void OneStepIsOneEulerStepFromTheSeedsNoiseAtLevelZero()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        var sampler = new ShortcutSampler(model);
+        var request = new SampleRequest(2, 1, 1, 5);
+        using var result = sampler.Sample([request]);
+        using var _ = no_grad();
+        var x0 = sampler.InitialNoise([request]);
+        var v = model.forward(x0, zeros(1), zeros(1, dtype: int64), full(1, 2L));
+        Assert.True((x0 + v).allclose(result.Samples, rtol: 1e-5, atol: 1e-5));
+    }
+
+    [Fact]
+    public void GuidanceMixesConditionalAndUnconditionalVelocities()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        using var _ = no_grad();
+        var x = ModelFixtures.RandomImages(2, model.Config);
+        var t = tensor(new[] { 0.25f, 0.5f });
+        var level = tensor(new[] { 2L, 3L });
+        var labels = tensor(new[] { 1L, 2L });
+        var guided = ShortcutSampler.Velocity(model, x, t, level, labels, tensor(new[] { 3f, 1f }));
+        var conditional = model.forward(x, t, level, labels);
+        var unconditional = model.forward(x, t, level, full(2, (long)model.Config.NullClass));
+        var expected0 = unconditional[0] + 3 * (conditional[0] - unconditional[0]);
+        Assert.True(expected0.allclose(guided[0], rtol: 1e-4, atol: 1e-5));
+        Assert.True(conditional[1].allclose(guided[1], rtol: 1e-5, atol: 1e-6), "scale 1 is the plain conditional velocity");
+    }
+
+    [Fact]
+    public void StoppedRowsAreMarkedNotCompletedAndOthersFinish()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        var sampler = new ShortcutSampler(model);
+        var requests = new[] { new SampleRequest(1, 8, 1, 1), new SampleRequest(2, 8, 1, 2) };
+        using var full = sampler.Sample(requests);
+        using var stopped = sampler.Sample(requests, step => step == 3 ? [0] : []);
+        Assert.False(stopped.Completed[0]);
+        Assert.True(stopped.Completed[1]);
+        Assert.True(full.Samples[1].allclose(stopped.Samples[1], rtol: 1e-5, atol: 1e-5));
+    }
+
+    [Fact]
+    public void CancellationStopsTheLoop()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        var sampler = new ShortcutSampler(model);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.Throws<OperationCanceledException>(() => sampler.Sample([new SampleRequest(1, 4, 1, 1)], cancellationToken: cancelled.Token));
+    }
+
+    [Theory]
+    [InlineData(3, 1)]
+    [InlineData(256, 1)]
+    [InlineData(0, 1)]
+    [InlineData(4, 10)]
+    [InlineData(4, -1)]
+    public void InvalidRequestsAreRejected(int steps, int label)
+    {
+        using var model = ModelFixtures.RandomDiT();
+        var error = Assert.Throws<ArgumentException>(() => new ShortcutSampler(model).Sample([new SampleRequest(label, steps, 1, 1)]));
+        Assert.NotEmpty(error.Message);
+    }
+}
