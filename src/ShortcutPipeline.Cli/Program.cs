@@ -1,4 +1,8 @@
 using System.CommandLine;
+using ShortcutPipeline.Cli.Commands;
 
-var root = new RootCommand("shortcut: train, sample and serve shortcut models (Frans et al. 2024).");
+var root = new RootCommand("shortcut: train, sample, evaluate and serve shortcut models (Frans et al. 2024, One Step Diffusion via Shortcut Models).")
+{
+    BenchCommand.Create(),
+};
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+
+namespace ShortcutPipeline.Cli;
+
+/// <summary>
+/// A one-line progress bar on standard error: redrawn in place on a terminal, printed every 10% otherwise
+/// (CI logs, pipes).
+/// </summary>
+public sealed class ConsoleProgress(string label, long total) : IDisposable
+{
+    private const int BarWidth = 30;
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private readonly bool interactive = !Console.IsErrorRedirected;
+    private TimeSpan lastDraw = TimeSpan.MinValue;
+    private long lastTenth = -1;
+    private string lastLine = "";
+
+    public void Report(long done, string detail = "")
+    {
+        long tenth = total == 0 ? 10 : done * 10 / total;
+        bool finished = done >= total;
+        if (interactive)
+        {
+            if (!finished && clock.Elapsed - lastDraw < TimeSpan.FromMilliseconds(200)) return;
+            lastDraw = clock.Elapsed;
+        }
+        else
+        {
+            if (tenth == lastTenth && !finished) return;
+            lastTenth = tenth;
+        }
+        int filled = total == 0 ? BarWidth : (int)(BarWidth * Math.Min(done, total) / total);
+        var eta = done > 0 && !finished ? TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds * (total - done) / done) : TimeSpan.Zero;
+        var line = $"{label} [{new string('#', filled)}{new string('.', BarWidth - filled)}] {done}/{total} {detail}" +
+                   (finished ? $" done in {Format(clock.Elapsed)}" : $" eta {Format(eta)}");
+        if (interactive) Console.Error.Write("\r" + line.PadRight(lastLine.Length));
+        else Console.Error.WriteLine(line);
+        lastLine = line;
+    }
+
+    private static string Format(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : t.TotalMinutes >= 1 ? $"{(int)t.TotalMinutes}m{t.Seconds:D2}s" : $"{t.TotalSeconds:F0}s";
+
+    public void Dispose()
+    {
+        if (interactive && lastLine.Length > 0) Console.Error.WriteLine();
+    }
+}
