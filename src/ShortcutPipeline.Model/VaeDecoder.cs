@@ -261,7 +261,16 @@ internal sealed class VaeUpsample : nn.Module<Tensor, Tensor>
 
 internal static class VaeLayers
 {
-    /// <summary>The VAE's GroupNorm: affine, eps 1e-6 (diffusers' resnet_eps for AutoencoderKL).</summary>
-    public static GroupNorm GroupNorm(int groups, int channels, Device? device) =>
-        nn.GroupNorm(groups, channels, eps: 1e-6, device: device);
+    /// <summary>
+    /// The VAE's GroupNorm: affine, eps 1e-6 (diffusers' resnet_eps for AutoencoderKL), scale 1 and shift 0.
+    /// TorchSharp 0.107's nn.GroupNorm leaves its weight and bias uninitialized (torch.empty), so they are set here.
+    /// </summary>
+    public static GroupNorm GroupNorm(int groups, int channels, Device? device)
+    {
+        var norm = nn.GroupNorm(groups, channels, eps: 1e-6, device: device);
+        using var noGrad = torch.no_grad();
+        nn.init.ones_(norm.weight!);
+        nn.init.zeros_(norm.bias!);
+        return norm;
+    }
 }

@@ -37,6 +37,25 @@ public sealed class VaeBlockTests
     }
 
     [Fact]
+    public void GroupNormsStartAsTheIdentityAffineTransform()
+    {
+        // TorchSharp 0.107's nn.GroupNorm leaves weight and bias as uninitialized memory (often NaN).
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            using var block = new VaeResnetBlock(64, 64, groups: 8, device: null);
+            foreach (var name in new[] { "norm1", "norm2" })
+            {
+                using var weight = block.state_dict()[$"{name}.weight"].detach().clone();
+                using var bias = block.state_dict()[$"{name}.bias"].detach().clone();
+                using var ones = torch.ones(64);
+                using var zeros = torch.zeros(64);
+                TensorAssert.Equal(ones, weight, $"{name}.weight");
+                TensorAssert.Equal(zeros, bias, $"{name}.bias");
+            }
+        }
+    }
+
+    [Fact]
     public void ResnetBlockUsesAShortcutConvolutionOnlyWhenChannelsChange()
     {
         using var same = new VaeResnetBlock(8, 8, groups: 4, device: null);

@@ -59,9 +59,14 @@ public sealed class VaeDecoderTests : IDisposable
         }
 
         loaded.LoadWeights(path);
-        using var expectedAfter = original.Decode(latents);
-        using var actual = loaded.Decode(latents);
-        TensorAssert.Equal(expectedAfter, actual);
+        AssertDecodeIdentically(original, loaded, latents);
+    }
+
+    private static void AssertDecodeIdentically(VaeDecoder expected, VaeDecoder actual, Tensor latents)
+    {
+        using var expectedImages = expected.Decode(latents);
+        using var actualImages = actual.Decode(latents);
+        TensorAssert.Equal(expectedImages, actualImages, "decoded images");
     }
 
     [Fact]
@@ -84,9 +89,7 @@ public sealed class VaeDecoderTests : IDisposable
         using var loaded = RandomSmallDecoder(seed: 4);
         loaded.LoadWeights(path);
         using var latents = torch.randn(1, 4, 3, 5, generator: new Generator(8));
-        using var expected = original.Decode(latents);
-        using var actual = loaded.Decode(latents);
-        TensorAssert.Equal(expected, actual);
+        AssertDecodeIdentically(original, loaded, latents);
     }
 
     [Fact]
@@ -236,8 +239,6 @@ public sealed class VaeDecoderTests : IDisposable
         using var loaded = VaeDecoder.FromPretrained(weights);
         Assert.Equal(0.5, loaded.Config.ScalingFactor);
         using var latents = torch.randn(1, 4, 4, 4, generator: new Generator(13));
-        using var expected = original.Decode(latents);
-        using var actual = loaded.Decode(latents);
-        TensorAssert.Equal(expected, actual);
+        AssertDecodeIdentically(original, loaded, latents);
     }
 }
