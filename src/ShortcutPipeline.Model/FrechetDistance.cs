@@ -115,7 +115,7 @@ public sealed class QualityClassifier : Module<Tensor, Tensor>
             using var scope = NewDisposeScope();
             var indices = randint(0, data.Count, [batchSize], generator: generator);
             var logits = forward(data.ToModelInput(indices, device));
-            var loss = functional.cross_entropy(logits, data.Labels.index_select(0, indices).to(device));
+            var loss = functional.cross_entropy(logits, data.LabelsAt(indices, device));
             optimizer.zero_grad();
             loss.backward();
             optimizer.step();

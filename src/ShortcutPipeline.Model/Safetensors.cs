@@ -63,9 +63,10 @@ public static class SafetensorsFile
     public static Header ReadHeader(Stream stream)
     {
         Span<byte> lengthBytes = stackalloc byte[8];
-        stream.ReadExactly(lengthBytes);
+        if (stream.ReadAtLeast(lengthBytes, 8, throwOnEndOfStream: false) < 8)
+            throw new InvalidDataException("Not a safetensors file: it is shorter than the 8-byte header length.");
         ulong length = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
-        if (length == 0 || length > MaxHeaderBytes)
+        if (length == 0 || length > MaxHeaderBytes || (stream.CanSeek && (long)length > stream.Length - 8))
             throw new InvalidDataException($"Not a safetensors file: the header length {length} is out of range.");
         var json = new byte[length];
         try { stream.ReadExactly(json); }
@@ -96,9 +97,14 @@ public static class SafetensorsFile
 
     public static Header ReadHeader(string path)
     {
-        using var file = File.OpenRead(path);
-        return ReadHeader(file);
+        using var file = OpenRead(path);
+        try { return ReadHeader(file); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
     }
+
+    private static FileStream OpenRead(string path) => File.Exists(path)
+        ? File.OpenRead(path)
+        : throw new FileNotFoundException($"Safetensors file {path} does not exist.", path);
 
     /// <summary>Reads the tensors whose names pass <paramref name="include"/> (all when null), on the CPU.</summary>
     public static Dictionary<string, Tensor> ReadTensors(Stream stream, Func<string, bool>? include = null)
@@ -117,7 +123,7 @@ public static class SafetensorsFile
                 throw new InvalidDataException($"Tensor \"{entry.Name}\" has {entry.End - entry.Begin} bytes for shape [{string.Join(", ", entry.Shape)}] of {entry.DType}; expected {expected}.");
             if (stream.CanSeek) stream.Seek(header.DataStart + entry.Begin, SeekOrigin.Begin);
             try { tensor.ReadBytesFromStream(stream); }
-            catch (EndOfStreamException) { throw new InvalidDataException($"The safetensors file ends inside tensor \"{entry.Name}\"."); }
+            catch (EndOfStreamException) { tensor.Dispose(); throw new InvalidDataException($"The safetensors file ends inside tensor \"{entry.Name}\"."); }
             result[entry.Name] = tensor;
         }
         return result;
@@ -125,8 +131,9 @@ public static class SafetensorsFile
 
     public static Dictionary<string, Tensor> ReadTensors(string path, Func<string, bool>? include = null)
     {
-        using var file = File.OpenRead(path);
-        return ReadTensors(file, include);
+        using var file = OpenRead(path);
+        try { return ReadTensors(file, include); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
     }
 }
 

@@ -88,7 +88,7 @@ public sealed class Trainer : IDisposable
         using var generator = new Generator(Seeds.Derive(Options.Seed, Step, stream: 1));
         var indices = BatchIndices(data.Count);
         var images = data.ToModelInput(indices, Device).to(Network.parameters().First().dtype);
-        var labels = data.Labels.index_select(0, indices).to(Device);
+        var labels = data.LabelsAt(indices, Device);
         SyncWorkingCopy();
 
         using var targets = Options.Objective == TrainingObjective.Shortcut
