@@ -13,7 +13,7 @@ public sealed record QualityRow(string Model, int Steps, double FrechetDistance)
 /// The paper's headline comparison in miniature: sample quality against step budget (1, 2, 4, ..., 128) for each
 /// model, scored by the Fréchet distance to real images in the feature space of a <see cref="QualityClassifier"/>.
 /// </summary>
-public sealed class QualityEvaluation(QualityClassifier classifier, ImageDataset reference, int samples = 1000, long seed = 0)
+public sealed class QualityEvaluation(QualityClassifier classifier, ImageDataset reference, int samples = 1000, long seed = 0) : IDisposable
 {
     private Tensor? realFeatures;
 
@@ -58,6 +58,8 @@ public sealed class QualityEvaluation(QualityClassifier classifier, ImageDataset
             yield return new QualityRow(name, steps, FrechetDistance.Compute(real, fake));
         }
     }
+
+    public void Dispose() => realFeatures?.Dispose();
 
     /// <summary>A Markdown table: one row per model, one column per budget.</summary>
     public static string ToMarkdown(IReadOnlyList<QualityRow> rows)

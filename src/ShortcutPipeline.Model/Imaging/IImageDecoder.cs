@@ -24,3 +24,19 @@ public static class ImageDecoderExtensions
         return PixelValues.ToBytes(images);
     }
 }
+
+/// <summary>Picks the decoder a model's samples need.</summary>
+public static class ImageDecoders
+{
+    /// <summary>
+    /// Pixel-space models decode directly; latent-space models through the Stable Diffusion VAE decoder, whose
+    /// diffusers-format weights <paramref name="vaePath"/> names.
+    /// </summary>
+    public static IImageDecoder For(DiTConfig config, string? vaePath = null, Device? device = null) => config.Space switch
+    {
+        "pixel" => PixelDecoder.Instance,
+        "latent" when vaePath is not null => VaeDecoder.FromPretrained(vaePath, device),
+        "latent" => throw new ArgumentException("This is a latent-space model: name the VAE decoder weights (diffusers safetensors, e.g. sd-vae-ft-mse)."),
+        _ => throw new ArgumentException($"Unknown model space \"{config.Space}\"."),
+    };
+}

@@ -6,7 +6,8 @@ namespace ShortcutPipeline.Model.Imaging;
 
 /// <summary>
 /// A small line chart rendered to PNG with ImageSharp's pixel access (ImageSharp.Drawing is not available here):
-/// one series per model, x on a log2 axis of step budgets, y linear from 0. Text uses a built-in 5x7 pixel font.
+/// one series per model; x on a log2 axis (step budgets) or a linear one (training steps); y linear from 0.
+/// Text uses a built-in 5x7 pixel font.
 /// </summary>
 public sealed class LinePlot
 {
@@ -22,6 +23,8 @@ public sealed class LinePlot
     public string Title { get; init; } = "";
     public string XLabel { get; init; } = "";
     public string YLabel { get; init; } = "";
+    /// <summary>Log2 x axis with a tick at each distinct x (step budgets); false: linear with about 5 ticks.</summary>
+    public bool LogX { get; init; } = true;
     public List<Series> Lines { get; } = [];
 
     public void Save(string path)
@@ -35,11 +38,12 @@ public sealed class LinePlot
         if (Lines.Count == 0 || Lines.All(l => l.Points.Count == 0)) throw new InvalidOperationException("The plot has no points.");
         var image = new Image<Rgb24>(Width, Height, new Rgb24(255, 255, 255));
         var points = Lines.SelectMany(l => l.Points).ToList();
-        double xMin = Math.Log2(points.Min(p => p.X)), xMax = Math.Log2(points.Max(p => p.X));
+        Func<double, double> axis = LogX ? Math.Log2 : x => x;
+        double xMin = axis(points.Min(p => p.X)), xMax = axis(points.Max(p => p.X));
         if (xMax - xMin < 1e-9) xMax = xMin + 1;
         double yMax = NiceCeiling(points.Max(p => p.Y) * 1.05);
         int plotWidth = Width - Left - Right, plotHeight = Height - Top - Bottom;
-        int Px(double x) => Left + (int)Math.Round((Math.Log2(x) - xMin) / (xMax - xMin) * plotWidth);
+        int Px(double x) => Left + (int)Math.Round((axis(x) - xMin) / (xMax - xMin) * plotWidth);
         int Py(double y) => Top + plotHeight - (int)Math.Round(y / yMax * plotHeight);
 
         var black = new Rgb24(0, 0, 0);
@@ -51,7 +55,10 @@ public sealed class LinePlot
             var label = y.ToString(y >= 100 ? "F0" : "G3", CultureInfo.InvariantCulture);
             Text(image, label, Left - 8 - TextWidth(label), Py(y) - 3, black);
         }
-        foreach (var x in points.Select(p => p.X).Distinct().Order())
+        var xTicks = LogX
+            ? points.Select(p => p.X).Distinct().Order().ToList()
+            : LinearTicks(xMin, xMax);
+        foreach (var x in xTicks)
         {
             Line(image, Px(x), Top, Px(x), Top + plotHeight, grid, 1);
             var label = x.ToString(CultureInfo.InvariantCulture);
@@ -68,13 +75,22 @@ public sealed class LinePlot
             var color = Palette[s % Palette.Length];
             var series = Lines[s].Points.OrderBy(p => p.X).ToList();
             for (int i = 1; i < series.Count; i++)
-                Line(image, Px(series[i - 1].X), Py(series[i - 1].Y), Px(series[i].X), Py(series[i].Y), color, 2);
-            foreach (var p in series) Fill(image, Px(p.X) - 3, Py(p.Y) - 3, 7, 7, color);
+                Line(image, Px(series[i - 1].X), Py(series[i - 1].Y), Px(series[i].X), Py(series[i].Y), color, LogX ? 2 : 1);
+            if (LogX) foreach (var p in series) Fill(image, Px(p.X) - 3, Py(p.Y) - 3, 7, 7, color);
             int legendY = Top + 10 + s * 18;
             Fill(image, Left + plotWidth + 16, legendY, 14, 7, color);
             Text(image, Lines[s].Name, Left + plotWidth + 36, legendY, black);
         }
         return image;
+    }
+
+    // Multiples of a round step (1, 2, 2.5 or 5 times a power of ten) inside [min, max].
+    private static List<double> LinearTicks(double min, double max)
+    {
+        double step = NiceCeiling((max - min) / 5);
+        var ticks = new List<double>();
+        for (double x = Math.Ceiling(min / step) * step; x <= max + 1e-9; x += step) ticks.Add(x);
+        return ticks;
     }
 
     private static double NiceCeiling(double value)

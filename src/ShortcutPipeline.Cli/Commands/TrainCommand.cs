@@ -1,0 +1,132 @@
+using System.CommandLine;
+using System.Globalization;
+using ShortcutPipeline.Model;
+using ShortcutPipeline.Model.Data;
+using static TorchSharp.torch;
+
+namespace ShortcutPipeline.Cli.Commands;
+
+/// <summary>`shortcut train`: one-phase training of a shortcut model (or the flow-matching baseline) into a folder.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist, fashion-mnist:DIR, or a folder (IDX files, or one sub-folder of images per class).", DefaultValueFactory = _ => DatasetSource.FashionMnistName };
+        var preset = new Option<string>("--preset") { Description = $"Model preset: {string.Join(", ", DiT.PresetNames)}.", DefaultValueFactory = _ => "DiT-Small/4" };
+        var inputSize = new Option<int?>("--input-size") { Description = "Image size the model trains at (default: the preset's; Fashion-MNIST is resized to it)." };
+        var channels = new Option<int?>("--channels") { Description = "Image channels: 1 (grayscale) or 3 (RGB). Default: the preset's." };
+        var steps = new Option<long>("--steps") { Description = "Total training steps (a resumed run continues to this total).", DefaultValueFactory = _ => 5000 };
+        var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 64 };
+        var learningRate = new Option<double>("--lr") { Description = "AdamW learning rate.", DefaultValueFactory = _ => 1e-4 };
+        var weightDecay = new Option<double>("--weight-decay") { DefaultValueFactory = _ => 0.1 };
+        var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => 0.999 };
+        var objective = new Option<string>("--objective") { Description = "shortcut, or flow-matching (the baseline).", DefaultValueFactory = _ => "shortcut" };
+        var source = new Option<string>("--bootstrap-source") { Description = "Weights that compute the self-consistency targets: current, ema, ema-warmup.", DefaultValueFactory = _ => "current" };
+        var fraction = new Option<double>("--bootstrap-fraction") { Description = "Fraction of each batch with self-consistency targets.", DefaultValueFactory = _ => 0.25 };
+        var bootstrapCfg = new Option<double?>("--bootstrap-cfg") { Description = "Guidance scale inside the self-consistency targets (default: none)." };
+        var labelDropout = new Option<double>("--label-dropout") { DefaultValueFactory = _ => 0.1 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var device = CommonOptions.Device();
+        var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 forward and backward over float32 master weights (CUDA)." };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 1000 };
+        var gridBudgets = new Option<string>("--grid-budgets") { Description = "Step budgets of the sample grid beside each checkpoint.", DefaultValueFactory = _ => "1,4,128" };
+        var output = new Option<string>("--out") { Description = "Run folder: checkpoints, sampling exports, grids, loss.csv, loss.png. A folder with checkpoints is resumed.", Required = true };
+        var command = new Command("train", "Train a shortcut model (one network, one phase, every step size).")
+        {
+            dataset, preset, inputSize, channels, steps, batchSize, learningRate, weightDecay, emaDecay, objective, source, fraction,
+            bootstrapCfg, labelDropout, seed, device, bf16, checkpointEvery, gridBudgets, output,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            string outDir = parse.GetValue(output)!;
+            var loop = new TrainingLoopOptions
+            {
+                OutputDirectory = outDir,
+                TotalSteps = parse.GetValue(steps),
+                CheckpointEvery = parse.GetValue(checkpointEvery),
+                GridBudgets = CommonOptions.ParseInts(parse.GetValue(gridBudgets)!),
+                ExportType = parse.GetValue(bf16) ? ScalarType.BFloat16 : ScalarType.Float32,
+            };
+
+            // A folder with checkpoints is resumed with its own config; otherwise the dataset names the classes.
+            string? latest = TrainingLoop.LatestCheckpoint(outDir);
+            var config = latest is not null
+                ? Checkpoint.ReadInfo(latest).Config
+                : Config(parse.GetValue(preset)!, parse.GetValue(inputSize), parse.GetValue(channels));
+            using var data = await DatasetSource.OpenAsync(parse.GetValue(dataset)!, config.InputSize, config.InChannels,
+                cancellationToken: cancellationToken);
+            using var trainer = latest is not null
+                ? Resume(latest, dev)
+                : new Trainer(config with { NumClasses = data.NumClasses, ClassNames = data.ClassNames }, new TrainingOptions
+                {
+                    Objective = ParseObjective(parse.GetValue(objective)!),
+                    Shortcut = new ShortcutOptions
+                    {
+                        Source = ParseSource(parse.GetValue(source)!),
+                        BootstrapFraction = parse.GetValue(fraction),
+                        BootstrapCfgScale = parse.GetValue(bootstrapCfg),
+                        LabelDropout = parse.GetValue(labelDropout),
+                    },
+                    BatchSize = parse.GetValue(batchSize),
+                    LearningRate = parse.GetValue(learningRate),
+                    WeightDecay = parse.GetValue(weightDecay),
+                    EmaDecay = parse.GetValue(emaDecay),
+                    Seed = parse.GetValue(seed),
+                    BFloat16 = parse.GetValue(bf16),
+                }, dev);
+            Console.Error.WriteLine($"training {trainer.Config.Name} ({trainer.Model.ParameterCount() / 1e6:F2}M parameters) on {data.Count} images, " +
+                                    $"{trainer.Options.Objective}, batch {trainer.Options.BatchSize}, {dev.type}, from step {trainer.Step} to {loop.TotalSteps}");
+
+            using var bar = new ConsoleProgress("train", loop.TotalSteps);
+            var progress = new SynchronousProgress<TrainingProgress>(p =>
+                bar.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss:F4} {p.ImagesPerSecond:F0} img/s")));
+            await TrainingLoop.RunAsync(trainer, data, loop, progress, (files, _) =>
+            {
+                Console.Error.WriteLine();
+                Console.Error.WriteLine($"checkpoint step {files.Step}: {files.Checkpoint}, {files.SamplingModel}, {files.SampleGrid}");
+                return Task.CompletedTask;
+            }, cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Trainer Resume(string checkpoint, Device device)
+    {
+        Console.Error.WriteLine($"resuming from {checkpoint}");
+        return Checkpoint.Resume(checkpoint, device);
+    }
+
+    internal static DiTConfig Config(string preset, int? inputSize, int? channels)
+    {
+        var config = DiT.Preset(preset);
+        return config with
+        {
+            InputSize = inputSize ?? config.InputSize,
+            InChannels = channels ?? config.InChannels,
+            Space = (channels ?? config.InChannels) == 4 ? "latent" : "pixel",
+        };
+    }
+
+    internal static TrainingObjective ParseObjective(string value) => value switch
+    {
+        "shortcut" => TrainingObjective.Shortcut,
+        "flow-matching" or "flow" => TrainingObjective.FlowMatching,
+        _ => throw new ArgumentException($"--objective {value}: expected shortcut or flow-matching."),
+    };
+
+    internal static BootstrapSource ParseSource(string value) => value switch
+    {
+        "current" => BootstrapSource.CurrentWeights,
+        "ema" => BootstrapSource.Ema,
+        "ema-warmup" => BootstrapSource.EmaWithWarmup,
+        _ => throw new ArgumentException($"--bootstrap-source {value}: expected current, ema or ema-warmup."),
+    };
+}
+
+/// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool, out of order).</summary>
+public sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}
