@@ -188,7 +188,7 @@ public sealed partial class GenerationJobReader
                 return document;
             }
 
-            reasons.Add($"The message is neither JSON ({jsonError}) nor base64 of JSON (its base64 decodes to text that is not JSON: {decodedError})");
+            reasons.Add($"The message is neither JSON ({jsonError}) nor base64 of JSON (its base64 decodes to text that is not JSON: {decodedError}).");
             return null;
         }
 
