@@ -24,6 +24,8 @@ public sealed partial class GenerationJobReader
     internal static readonly string[] ItemProperties = ["label", "seed"];
 
     private const string IdRule = "a string of 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'";
+    private const string ClassShape = "{ \"label\": ..., \"count\": ... }";
+    private const string ItemShape = "{ \"label\": ..., \"seed\": ... }";
     private const string NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit";
 
     private static readonly JsonDocumentOptions DocumentOptions = new()
@@ -336,52 +338,28 @@ public sealed partial class GenerationJobReader
 
     private void ReadClasses(JsonElement classes, Draft draft, ReasonList reasons)
     {
-        if (classes.ValueKind != JsonValueKind.Array)
-        {
-            reasons.Add($"$.classes must be an array of {{ \"label\": ..., \"count\": ... }} objects; got {JobText.Describe(classes)}.");
-            return;
-        }
-
-        if (classes.GetArrayLength() == 0)
-        {
-            reasons.Add("$.classes must not be empty.");
-            return;
-        }
-
         var requests = new List<ClassRequest>();
         long total = 0;
-        int index = 0;
-        foreach (JsonElement entry in classes.EnumerateArray())
+        foreach ((JsonElement entry, string path) in ObjectEntries(classes, "$.classes", ClassShape, ClassProperties, reasons))
         {
-            string path = string.Create(CultureInfo.InvariantCulture, $"$.classes[{index++}]");
-            if (entry.ValueKind != JsonValueKind.Object)
-            {
-                reasons.Add($"{path} must be an object {{ \"label\": ..., \"count\": ... }}; got {JobText.Describe(entry)}.");
-                continue;
-            }
-
-            CheckKnownProperties(entry, path, ClassProperties, reasons);
             bool labelValid = TryReadLabel(entry, path, draft, reasons, out int? label);
-            int? count = null;
             if (!TryGetPresent(entry, "count", out JsonElement countElement))
             {
                 reasons.Add($"{path}.count is required: how many images of this class (at least 1).");
             }
-            else if (countElement.ValueKind == JsonValueKind.Number && countElement.TryGetInt32(out int value)
-                && value >= 1 && value <= limits.MaxImagesPerJob)
+            else if (countElement.ValueKind == JsonValueKind.Number && countElement.TryGetInt32(out int count)
+                && count >= 1 && count <= limits.MaxImagesPerJob)
             {
-                count = value;
-                total += value;
+                total += count;
+                if (labelValid)
+                {
+                    requests.Add(new ClassRequest(label, count));
+                }
             }
             else
             {
                 reasons.Add(string.Create(CultureInfo.InvariantCulture,
                     $"{path}.count must be an integer from 1 to {limits.MaxImagesPerJob}; got {JobText.Describe(countElement)}."));
-            }
-
-            if (labelValid && count is int c)
-            {
-                requests.Add(new ClassRequest(label, c));
             }
         }
 
@@ -396,37 +374,15 @@ public sealed partial class GenerationJobReader
 
     private void ReadItems(JsonElement items, Draft draft, ReasonList reasons)
     {
-        if (items.ValueKind != JsonValueKind.Array)
-        {
-            reasons.Add($"$.items must be an array of {{ \"label\": ..., \"seed\": ... }} objects, one per image; got {JobText.Describe(items)}.");
-            return;
-        }
-
-        int length = items.GetArrayLength();
-        if (length == 0)
-        {
-            reasons.Add("$.items must not be empty.");
-            return;
-        }
-
-        if (length > limits.MaxImagesPerJob)
+        if (items.ValueKind == JsonValueKind.Array && items.GetArrayLength() > limits.MaxImagesPerJob)
         {
             reasons.Add(string.Create(CultureInfo.InvariantCulture,
-                $"$.items lists {length} images; the limit is {limits.MaxImagesPerJob} images per job."));
+                $"$.items lists {items.GetArrayLength()} images; the limit is {limits.MaxImagesPerJob} images per job."));
         }
 
         var requests = new List<ItemRequest>();
-        int index = 0;
-        foreach (JsonElement entry in items.EnumerateArray())
+        foreach ((JsonElement entry, string path) in ObjectEntries(items, "$.items", ItemShape, ItemProperties, reasons))
         {
-            string path = string.Create(CultureInfo.InvariantCulture, $"$.items[{index++}]");
-            if (entry.ValueKind != JsonValueKind.Object)
-            {
-                reasons.Add($"{path} must be an object {{ \"label\": ..., \"seed\": ... }}; got {JobText.Describe(entry)}.");
-                continue;
-            }
-
-            CheckKnownProperties(entry, path, ItemProperties, reasons);
             bool labelValid = TryReadLabel(entry, path, draft, reasons, out int? label);
             long? seed = null;
             bool seedValid = true;
@@ -443,6 +399,38 @@ public sealed partial class GenerationJobReader
         }
 
         draft.Items = requests;
+    }
+
+    // The entries of a non-empty array of objects, with their paths. Reports a value that is no such array,
+    // entries that are not objects (skipped) and unknown properties of the others.
+    private static IEnumerable<(JsonElement Entry, string Path)> ObjectEntries(
+        JsonElement array, string path, string shape, string[] known, ReasonList reasons)
+    {
+        if (array.ValueKind != JsonValueKind.Array)
+        {
+            reasons.Add($"{path} must be an array of {shape} objects; got {JobText.Describe(array)}.");
+            yield break;
+        }
+
+        if (array.GetArrayLength() == 0)
+        {
+            reasons.Add($"{path} must not be empty.");
+            yield break;
+        }
+
+        int index = 0;
+        foreach (JsonElement entry in array.EnumerateArray())
+        {
+            string entryPath = string.Create(CultureInfo.InvariantCulture, $"{path}[{index++}]");
+            if (entry.ValueKind != JsonValueKind.Object)
+            {
+                reasons.Add($"{entryPath} must be an object {shape}; got {JobText.Describe(entry)}.");
+                continue;
+            }
+
+            CheckKnownProperties(entry, entryPath, known, reasons);
+            yield return (entry, entryPath);
+        }
     }
 
     private static bool TryReadLabel(JsonElement entry, string path, Draft draft, ReasonList reasons, out int? label)
