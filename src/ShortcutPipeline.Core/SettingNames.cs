@@ -9,9 +9,19 @@ public static class SettingNames
 {
     /// <summary>Local: a storage connection string. Azure: the identity-based settings below.</summary>
     public const string StorageConnection = StorageNames.ConnectionName;
+
+    /// <summary>Azure: the blob service URI of the storage account (identity-based connection).</summary>
     public const string StorageBlobServiceUri = StorageNames.ConnectionName + "__blobServiceUri";
+
+    /// <summary>Azure: the queue service URI of the storage account (identity-based connection).</summary>
     public const string StorageQueueServiceUri = StorageNames.ConnectionName + "__queueServiceUri";
+
+    /// <summary>Azure: the table service URI of the storage account (identity-based connection).</summary>
     public const string StorageTableServiceUri = StorageNames.ConnectionName + "__tableServiceUri";
+
+    /// <summary>Azure: <c>managedidentity</c> to use a managed identity; otherwise DefaultAzureCredential is used.</summary>
     public const string StorageCredential = StorageNames.ConnectionName + "__credential";
+
+    /// <summary>Azure: the client id of the user-assigned managed identity (absent: the system-assigned one).</summary>
     public const string StorageClientId = StorageNames.ConnectionName + "__clientId";
 }

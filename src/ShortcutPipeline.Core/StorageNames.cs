@@ -18,10 +18,13 @@ public static class StorageNames
     /// <summary>Where a message goes after it has failed too often (the Functions host's naming).</summary>
     public static string PoisonQueueOf(string queue) => queue + "-poison";
 
-    /// <summary>Generated PNGs: images/{jobId}/{index}.png.</summary>
+    /// <summary>Generated PNGs: images/{jobId}/{index}.png (blob names from <see cref="ImageBlobNames"/>).</summary>
     public const string ImagesContainer = "images";
 
-    /// <summary>Checkpoints: checkpoints/{model}/{runId}/step-{n}.safetensors and checkpoints/{model}/latest.json.</summary>
+    /// <summary>
+    /// Checkpoints and the model registry: checkpoints/{model}/{runId}/step-{n}.safetensors, the pointer
+    /// checkpoints/{model}/latest.json and checkpoints/{model}/versions/{version}.json (see <c>ModelRegistry</c>).
+    /// </summary>
     public const string CheckpointsContainer = "checkpoints";
 
     /// <summary>Training data uploaded as blobs (an image folder under a prefix).</summary>
@@ -40,7 +43,12 @@ public static class StorageNames
     /// </summary>
     public const string ConnectionName = "ShortcutStorage";
 
+    /// <summary>Every queue above (without the poison queues).</summary>
     public static readonly IReadOnlyList<string> Queues = [JobsQueue, WorkQueue, TrainingQueue];
+
+    /// <summary>Every blob container above.</summary>
     public static readonly IReadOnlyList<string> Containers = [ImagesContainer, CheckpointsContainer, DatasetsContainer];
+
+    /// <summary>Every table above.</summary>
     public static readonly IReadOnlyList<string> Tables = [JobsTable, RunsTable];
 }

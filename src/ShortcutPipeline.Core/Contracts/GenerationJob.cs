@@ -1,0 +1,108 @@
+namespace ShortcutPipeline.Core.Contracts;
+
+/// <summary>
+/// A validated generation job (the contract is <c>Contracts/generation-job.schema.json</c>; read one with
+/// <see cref="GenerationJobReader"/>). Exactly one of <see cref="Classes"/> and <see cref="Items"/> is set.
+/// </summary>
+public sealed record GenerationJob
+{
+    /// <summary>The job id and idempotency key: <c>[A-Za-z0-9_-]{1,64}</c>, the client's or a derived one.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The model to draw from (the version may be unpinned until intake resolves it).</summary>
+    public required ModelReference Model { get; init; }
+
+    /// <summary>Images per class, or null when <see cref="Items"/> lists the images one by one.</summary>
+    public IReadOnlyList<ClassRequest>? Classes { get; init; }
+
+    /// <summary>One entry per image, or null when <see cref="Classes"/> is used.</summary>
+    public IReadOnlyList<ItemRequest>? Items { get; init; }
+
+    /// <summary>Sampling steps: a power of two from 1 to <see cref="GenerationJobLimits.MaxSteps"/>.</summary>
+    public required int Steps { get; init; }
+
+    /// <summary>Classifier-free guidance scale, 0 to <see cref="GenerationJobLimits.MaxCfgScale"/>; 1 means no guidance.</summary>
+    public double CfgScale { get; init; } = 1;
+
+    /// <summary>The job seed (the client's, or derived from the job id): see <see cref="ExpandImages"/>.</summary>
+    public required long Seed { get; init; }
+
+    /// <summary>The priority the client asked for.</summary>
+    public JobPriority Priority { get; init; } = JobPriority.Normal;
+
+    /// <summary>When the work stops being useful; null: no deadline.</summary>
+    public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>Receives a POST of the <c>JobStatus</c> JSON when the job completes, fails or is cancelled.</summary>
+    public Uri? CallbackUrl { get; init; }
+
+    /// <summary>The number of images the job asks for.</summary>
+    public int ImageCount => Items?.Count ?? Classes?.Sum(c => c.Count) ?? 0;
+
+    /// <summary>
+    /// The images in order, numbered from 0: with <see cref="Classes"/>, the first entry's <c>count</c>
+    /// images, then the second's, and so on; with <see cref="Items"/>, one per item. Image i is drawn
+    /// with its item's seed when the item gives one, else with <c>(Seed + i) mod 2^63</c>.
+    /// </summary>
+    public IReadOnlyList<ImageRequest> ExpandImages()
+    {
+        var images = new List<ImageRequest>(ImageCount);
+        if (Items is not null)
+        {
+            foreach (ItemRequest item in Items)
+            {
+                int index = images.Count;
+                images.Add(new ImageRequest(index, item.Label, item.Seed ?? SeedOf(index)));
+            }
+        }
+        else if (Classes is not null)
+        {
+            foreach (ClassRequest request in Classes)
+            {
+                for (int n = 0; n < request.Count; n++)
+                {
+                    int index = images.Count;
+                    images.Add(new ImageRequest(index, request.Label, SeedOf(index)));
+                }
+            }
+        }
+
+        return images;
+    }
+
+    private long SeedOf(int index) => unchecked(Seed + index) & long.MaxValue;
+}
+
+/// <summary>The model a job draws from.</summary>
+/// <param name="Name">The model name (a folder of the checkpoints container).</param>
+/// <param name="Version">A pinned version, or null for the latest version at intake.</param>
+public sealed record ModelReference(string Name, string? Version);
+
+/// <summary><see cref="Count"/> images of class <see cref="Label"/>.</summary>
+/// <param name="Label">A class index, or null for unconditional images.</param>
+/// <param name="Count">How many images (at least 1).</param>
+public sealed record ClassRequest(int? Label, int Count);
+
+/// <summary>One image of a job that lists its images.</summary>
+/// <param name="Label">A class index, or null for an unconditional image.</param>
+/// <param name="Seed">The image's own seed (0 or more), or null to derive it from the job seed.</param>
+public sealed record ItemRequest(int? Label, long? Seed);
+
+/// <summary>One image to draw: its index within the job, its class and its seed.</summary>
+/// <param name="Index">The 0-based image index; the image is stored as <see cref="ImageBlobNames.For"/>(jobId, index).</param>
+/// <param name="Label">A class index, or null for an unconditional image.</param>
+/// <param name="Seed">The seed of the image's initial noise.</param>
+public sealed record ImageRequest(int Index, int? Label, long Seed);
+
+/// <summary>A job's priority.</summary>
+public enum JobPriority
+{
+    /// <summary>Background work.</summary>
+    Low,
+
+    /// <summary>The default.</summary>
+    Normal,
+
+    /// <summary>Interactive work.</summary>
+    High,
+}

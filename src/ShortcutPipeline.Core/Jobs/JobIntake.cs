@@ -1,0 +1,275 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ShortcutPipeline.Core.Contracts;
+using ShortcutPipeline.Core.Models;
+using ShortcutPipeline.Core.Storage;
+
+namespace ShortcutPipeline.Core.Jobs;
+
+/// <summary>What <see cref="JobIntake.SubmitAsync"/> did with a message.</summary>
+public enum IntakeOutcome
+{
+    /// <summary>A new job: its status record exists and its work items are on the work queue.</summary>
+    Accepted,
+
+    /// <summary>The same job (same id, same content) was submitted before: no new work was created.</summary>
+    Duplicate,
+
+    /// <summary>The message is not a valid job (or reuses another job's id); the status record holds the reasons and the message.</summary>
+    Rejected,
+}
+
+/// <summary>The outcome of one submission.</summary>
+public sealed record IntakeResult
+{
+    /// <summary>What happened.</summary>
+    public required IntakeOutcome Outcome { get; init; }
+
+    /// <summary>The id of the job's status record (also for rejections: look the reasons up under it).</summary>
+    public required string JobId { get; init; }
+
+    /// <summary>The job's state after the submission.</summary>
+    public required JobState State { get; init; }
+
+    /// <summary>Why the message was rejected (empty otherwise).</summary>
+    public IReadOnlyList<string> Reasons { get; init; } = [];
+
+    /// <summary>For a duplicate: true when this delivery finished enqueueing work that an earlier, interrupted one had begun.</summary>
+    public bool FinishedEnqueueing { get; init; }
+}
+
+/// <summary>
+/// Turns a raw job message (plain JSON text or base64 of it, from the jobs queue or the HTTP endpoint) into
+/// a status record and work items, exactly once per job id:
+/// <list type="bullet">
+/// <item>an invalid message is recorded as <see cref="JobState.Rejected"/> with every reason and the message
+/// itself (truncated past <see cref="GenerationJobLimits.MaxStoredMessageBytes"/>), under its id, or under a
+/// derived id when it has no usable one; it never throws for bad input;</item>
+/// <item>a valid one gets a <see cref="JobState.Queued"/> record (an unpinned model resolved to the version
+/// that is latest now) and is split into <see cref="WorkItem"/>s on the work queue;</item>
+/// <item>a redelivery of a job finds its record and creates no new work, except that it finishes
+/// enqueueing when an earlier attempt stopped half-way (the record counts the work items enqueued);</item>
+/// <item>another job under a used id is rejected, under a derived id, with a reason that says so.</item>
+/// </list>
+/// Storage failures throw, so that the Functions host retries the message (and finally moves it to the poison queue).
+/// </summary>
+public sealed class JobIntake
+{
+    private readonly PipelineStorage storage;
+    private readonly ModelRegistry registry;
+    private readonly GenerationJobLimits limits;
+    private readonly GenerationJobReader reader;
+    private readonly JobStatusStore store;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+
+    /// <summary>An intake over <paramref name="statusService"/>'s records, resolving models with <paramref name="registry"/>.</summary>
+    public JobIntake(
+        PipelineStorage storage, ModelRegistry registry, JobStatusService statusService, GenerationJobLimits? limits = null,
+        TimeProvider? time = null, ILogger<JobIntake>? logger = null)
+    {
+        this.storage = storage ?? throw new ArgumentNullException(nameof(storage));
+        this.registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        ArgumentNullException.ThrowIfNull(statusService);
+        this.limits = limits ?? new GenerationJobLimits();
+        reader = new GenerationJobReader(this.limits);
+        store = statusService.Store;
+        this.time = time ?? TimeProvider.System;
+        this.logger = logger ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// Takes one job message. <paramref name="messageId"/> (the queue message id, or a request id) names jobs
+    /// that carry no id of their own, so that a redelivery of the same message maps to the same job.
+    /// </summary>
+    public async Task<IntakeResult> SubmitAsync(string? message, string? messageId = null, CancellationToken cancellationToken = default)
+    {
+        message ??= "";
+        JobReadResult read = reader.Read(message, messageId);
+        JobStatusRecord? existing = await store.GetAsync(read.JobId, cancellationToken).ConfigureAwait(false);
+        if (existing is not null)
+        {
+            return await ResubmitAsync(read, existing, message, messageId, cancellationToken).ConfigureAwait(false);
+        }
+
+        ModelManifest? manifest = await CheckAgainstRegistryAndClockAsync(read, cancellationToken).ConfigureAwait(false);
+        if (read.ReasonList.Count > 0)
+        {
+            return await RejectAsync(read.JobId, read.ContentHash, read.Reasons, read, message, messageId, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        GenerationJob job = read.Job!;
+        int workItemCount = (job.ImageCount + limits.MaxImagesPerWorkItem - 1) / limits.MaxImagesPerWorkItem;
+        var record = new JobStatusRecord { PartitionKey = read.JobId, ContentHash = read.ContentHash, JobState = JobState.Queued };
+        record.Model = job.Model.Name;
+        record.ModelVersion = manifest!.Version;
+        record.Steps = job.Steps;
+        record.CfgScale = job.CfgScale;
+        record.Seed = job.Seed;
+        record.JobPriority = job.Priority;
+        record.Deadline = job.Deadline;
+        record.CallbackUrl = job.CallbackUrl?.AbsoluteUri;
+        record.TotalImages = job.ImageCount;
+        record.CompletedBitmap = CompletedImages.Create(job.ImageCount);
+        record.WorkItemCount = workItemCount;
+        if (!await store.TryAddAsync(record, NewMessageRecord(read, message, messageId), cancellationToken).ConfigureAwait(false))
+        {
+            // Another delivery created it in between: treat this one as the redelivery.
+            existing = await store.GetAsync(read.JobId, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"The status record of job {read.JobId} exists and does not.");
+            return await ResubmitAsync(read, existing, message, messageId, cancellationToken).ConfigureAwait(false);
+        }
+
+        await EnqueueWorkAsync(job, record.ModelVersion, alreadyEnqueued: 0, cancellationToken).ConfigureAwait(false);
+        logger.LogInformation(
+            "Accepted job {JobId}: {Images} images of {Model} {Version} in {Steps} steps, {WorkItems} work items.",
+            job.Id, job.ImageCount, job.Model.Name, record.ModelVersion, job.Steps, workItemCount);
+        return new IntakeResult { Outcome = IntakeOutcome.Accepted, JobId = job.Id, State = JobState.Queued };
+    }
+
+    private async Task<IntakeResult> ResubmitAsync(
+        JobReadResult read, JobStatusRecord existing, string message, string? messageId, CancellationToken cancellationToken)
+    {
+        if (!string.Equals(existing.ContentHash, read.ContentHash, StringComparison.Ordinal))
+        {
+            var reasons = new List<string>
+            {
+                string.Create(CultureInfo.InvariantCulture,
+                    $"$.id \"{read.JobId}\" is taken: a different job was submitted under it on {existing.CreatedAt:u} (it is {existing.JobState.ToString().ToLowerInvariant()}). Submit this job with a new id, or without one."),
+            };
+            reasons.AddRange(read.Reasons);
+            string conflictId = GenerationJobReader.DeriveJobId(messageId, read.ContentHash);
+            return await RejectAsync(conflictId, read.ContentHash, reasons, read, message, messageId, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        if (existing.JobState == JobState.Rejected)
+        {
+            return new IntakeResult
+            {
+                Outcome = IntakeOutcome.Rejected, JobId = existing.JobId, State = JobState.Rejected, Reasons = existing.Reasons,
+            };
+        }
+
+        bool finish = !existing.WorkEnqueued && !existing.JobState.IsTerminal() && read.Job is not null && existing.ModelVersion is not null;
+        if (finish)
+        {
+            logger.LogWarning(
+                "Job {JobId} was delivered again with {Enqueued} of {Total} work items enqueued; enqueueing the rest.",
+                existing.JobId, existing.WorkItemsEnqueued, existing.WorkItemCount);
+            await EnqueueWorkAsync(read.Job!, existing.ModelVersion!, existing.WorkItemsEnqueued, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        return new IntakeResult
+        {
+            Outcome = IntakeOutcome.Duplicate, JobId = existing.JobId, State = existing.JobState, FinishedEnqueueing = finish,
+        };
+    }
+
+    private async Task<IntakeResult> RejectAsync(
+        string jobId, string contentHash, IReadOnlyList<string> reasons, JobReadResult read, string message, string? messageId,
+        CancellationToken cancellationToken)
+    {
+        var record = new JobStatusRecord
+        {
+            PartitionKey = jobId,
+            ContentHash = contentHash,
+            JobState = JobState.Rejected,
+            Reasons = reasons,
+            FinishedAt = time.GetUtcNow(),
+        };
+        if (!await store.TryAddAsync(record, NewMessageRecord(read, message, messageId), cancellationToken).ConfigureAwait(false))
+        {
+            JobStatusRecord? existing = await store.GetAsync(jobId, cancellationToken).ConfigureAwait(false);
+            if (existing is null || !string.Equals(existing.ContentHash, contentHash, StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"Could not record the rejection of job {jobId}: its id is taken by another record.");
+            }
+
+            reasons = existing.Reasons;
+        }
+        else
+        {
+            logger.LogInformation("Rejected job {JobId}: {Reasons}", jobId, string.Join(" | ", reasons));
+        }
+
+        return new IntakeResult { Outcome = IntakeOutcome.Rejected, JobId = jobId, State = JobState.Rejected, Reasons = reasons };
+    }
+
+    // The checks that need storage or the clock; adds their reasons to the read result's. Returns the resolved model.
+    private async Task<ModelManifest?> CheckAgainstRegistryAndClockAsync(JobReadResult read, CancellationToken cancellationToken)
+    {
+        ModelManifest? manifest = null;
+        if (read.Model is { } model)
+        {
+            manifest = await registry.ResolveAsync(model.Name, model.Version, cancellationToken).ConfigureAwait(false);
+            string container = storage.Options.CheckpointsContainer;
+            if (manifest is null && model.Version is null)
+            {
+                read.ReasonList.Add($"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelRegistry.LatestBlobName(model.Name)}).");
+            }
+            else if (manifest is null)
+            {
+                ModelManifestEntry? latest = await registry.GetLatestAsync(model.Name, cancellationToken).ConfigureAwait(false);
+                read.ReasonList.Add(latest is null
+                    ? $"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelRegistry.LatestBlobName(model.Name)})."
+                    : $"$.model.version \"{model.Version}\" is not a version of model \"{model.Name}\" (there is no {container}/{ModelRegistry.VersionBlobName(model.Name, model.Version!)}; the latest version is \"{latest.Manifest.Version}\").");
+            }
+            else if (manifest.NumClasses is int classes)
+            {
+                foreach (LabelUse use in read.Labels.Where(use => use.Label >= classes))
+                {
+                    read.ReasonList.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"{use.Path} is {use.Label}, but model \"{manifest.Model}\" version \"{manifest.Version}\" has {classes} classes (labels 0 to {classes - 1})."));
+                }
+            }
+        }
+
+        DateTimeOffset now = time.GetUtcNow();
+        if (read.Deadline is DateTimeOffset deadline && deadline <= now)
+        {
+            read.ReasonList.Add(string.Create(CultureInfo.InvariantCulture,
+                $"$.deadline {deadline:yyyy-MM-ddTHH:mm:ssZ} is not in the future (it is {now:yyyy-MM-ddTHH:mm:ssZ} now)."));
+        }
+
+        return manifest;
+    }
+
+    private async Task EnqueueWorkAsync(GenerationJob job, string modelVersion, int alreadyEnqueued, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<WorkItem> items = WorkItem.Split(job, modelVersion, limits.MaxImagesPerWorkItem);
+        for (int i = alreadyEnqueued; i < items.Count; i++)
+        {
+            await storage.WorkQueue.SendMessageAsync(items[i].ToJson(), cancellationToken).ConfigureAwait(false);
+            await store.MergeAsync(job.Id, new Dictionary<string, object?>
+            {
+                [nameof(JobStatusRecord.WorkItemsEnqueued)] = i + 1,
+                [nameof(JobStatusRecord.WorkEnqueued)] = i + 1 == items.Count,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (items.Count == alreadyEnqueued)
+        {
+            await store.MergeAsync(job.Id, new Dictionary<string, object?> { [nameof(JobStatusRecord.WorkEnqueued)] = true }, cancellationToken)
+                .ConfigureAwait(false);
+        }
+    }
+
+    private JobMessageRecord NewMessageRecord(JobReadResult read, string message, string? messageId)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(message);
+        bool truncated = bytes.Length > limits.MaxStoredMessageBytes;
+        return new JobMessageRecord
+        {
+            MessageId = messageId is null ? null : JobText.Truncate(messageId),
+            Message = truncated ? bytes[..limits.MaxStoredMessageBytes] : bytes,
+            MessageBytes = bytes.Length,
+            MessageTruncated = truncated,
+            MessageWasBase64 = read.WasBase64,
+        };
+    }
+}

@@ -1,0 +1,175 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ShortcutPipeline.Core.Jobs;
+
+/// <summary>What <see cref="JobProgress.RecordImageAsync"/> did.</summary>
+public enum ImageRecordOutcome
+{
+    /// <summary>The image is counted now.</summary>
+    Recorded,
+
+    /// <summary>The image was counted before (a redelivered work item): nothing changed.</summary>
+    AlreadyRecorded,
+
+    /// <summary>The image is counted and was the job's last one: the job is completed now.</summary>
+    CompletedJob,
+
+    /// <summary>No job has that id.</summary>
+    JobNotFound,
+}
+
+/// <summary>The outcome of recording one image, with the job's counts afterwards.</summary>
+/// <param name="Outcome">What happened.</param>
+/// <param name="State">The job's state afterwards.</param>
+/// <param name="DoneImages">How many images of the job are done.</param>
+/// <param name="TotalImages">How many images the job has.</param>
+public sealed record ImageRecordResult(ImageRecordOutcome Outcome, JobState State, int DoneImages, int TotalImages);
+
+/// <summary>
+/// What workers report about jobs. Every update is optimistic (ETag; retried on HTTP 412), so any number
+/// of workers may report on one job at once. Completing (and failing) a job sends its callback, once.
+/// </summary>
+public sealed class JobProgress
+{
+    private readonly JobStatusService statusService;
+    private readonly JobStatusStore store;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+
+    /// <summary>Progress reporting over the status records of <paramref name="statusService"/>.</summary>
+    public JobProgress(JobStatusService statusService, TimeProvider? time = null, ILogger<JobProgress>? logger = null)
+    {
+        this.statusService = statusService ?? throw new ArgumentNullException(nameof(statusService));
+        store = statusService.Store;
+        this.time = time ?? TimeProvider.System;
+        this.logger = logger ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// Moves a queued job to <see cref="JobState.Running"/>. True when the job is running now (also when it
+    /// was already); false when it is unknown or finished.
+    /// </summary>
+    public async Task<bool> MarkRunningAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        (JobStatusRecord? record, _) = await store.UpdateAsync(jobId, r =>
+        {
+            if (r.JobState != JobState.Queued)
+            {
+                return false;
+            }
+
+            r.JobState = JobState.Running;
+            r.StartedAt = time.GetUtcNow();
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        return record?.JobState == JobState.Running;
+    }
+
+    /// <summary>
+    /// Records that image <paramref name="index"/> of job <paramref name="jobId"/> is written (to
+    /// <see cref="ImageBlobNames.For"/>(jobId, index)). Counting is idempotent per index: a redelivered image
+    /// is never counted twice. A queued job becomes running; when every index is done, the job becomes
+    /// completed and its callback (if any) receives the status JSON. Images of a cancelled or failed job
+    /// are recorded but leave its state alone.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not an image index of the job.</exception>
+    public async Task<ImageRecordResult> RecordImageAsync(string jobId, int index, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        var outcome = ImageRecordOutcome.Recorded;
+        (JobStatusRecord? record, bool changed) = await store.UpdateAsync(jobId, r =>
+        {
+            if (index >= r.TotalImages)
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(index), index, $"Job {jobId} has {r.TotalImages} images (indices 0 to {r.TotalImages - 1}).");
+            }
+
+            if (CompletedImages.Contains(r.CompletedBitmap, index))
+            {
+                outcome = ImageRecordOutcome.AlreadyRecorded;
+                return false;
+            }
+
+            DateTimeOffset now = time.GetUtcNow();
+            r.CompletedBitmap ??= CompletedImages.Create(r.TotalImages);
+            CompletedImages.Add(r.CompletedBitmap, index);
+            r.DoneImages = CompletedImages.Count(r.CompletedBitmap);
+            if (r.JobState == JobState.Queued)
+            {
+                r.JobState = JobState.Running;
+                r.StartedAt = now;
+            }
+
+            outcome = ImageRecordOutcome.Recorded;
+            if (r.DoneImages == r.TotalImages && r.JobState == JobState.Running)
+            {
+                r.JobState = JobState.Completed;
+                r.FinishedAt = now;
+                outcome = ImageRecordOutcome.CompletedJob;
+            }
+
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+
+        if (record is null)
+        {
+            return new ImageRecordResult(ImageRecordOutcome.JobNotFound, JobState.Rejected, 0, 0);
+        }
+
+        if (changed && outcome == ImageRecordOutcome.CompletedJob)
+        {
+            logger.LogInformation("Job {JobId} completed: {TotalImages} images.", jobId, record.TotalImages);
+            await statusService.NotifyAsync(record, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new ImageRecordResult(outcome, record.JobState, record.DoneImages, record.TotalImages);
+    }
+
+    /// <summary>
+    /// Fails an unfinished job with <paramref name="reason"/> (shown as the status's error) and sends its
+    /// callback. True when this call failed it; false when it was unknown or finished already.
+    /// </summary>
+    public async Task<bool> MarkFailedAsync(string jobId, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        (JobStatusRecord? record, bool changed) = await store.UpdateAsync(jobId, r =>
+        {
+            if (r.JobState.IsTerminal())
+            {
+                return false;
+            }
+
+            r.JobState = JobState.Failed;
+            r.Error = reason.Length <= 4000 ? reason : reason[..4000];
+            r.FinishedAt = time.GetUtcNow();
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+
+        if (record is not null && changed)
+        {
+            logger.LogWarning("Job {JobId} failed: {Reason}", jobId, reason);
+            await statusService.NotifyAsync(record, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        return changed;
+    }
+
+    /// <summary>
+    /// True when a worker should skip the job's work: the job is cancelled, failed, completed, rejected or
+    /// unknown, or its deadline has passed (then call <see cref="MarkFailedAsync"/> with the reason, so the
+    /// client learns it).
+    /// </summary>
+    public async Task<bool> IsCancelledOrExpiredAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        JobStatusRecord? record = await store.GetAsync(jobId, cancellationToken).ConfigureAwait(false);
+        return record is null
+            || record.JobState.IsTerminal()
+            || (record.Deadline is DateTimeOffset deadline && deadline <= time.GetUtcNow());
+    }
+}

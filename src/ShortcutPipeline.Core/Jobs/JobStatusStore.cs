@@ -1,0 +1,114 @@
+using System.Net;
+using Azure;
+using Azure.Data.Tables;
+using ShortcutPipeline.Core.Storage;
+
+namespace ShortcutPipeline.Core.Jobs;
+
+/// <summary>
+/// Reads and changes job status records. Changes are read-modify-write with the entity's ETag: when
+/// another writer got in between (HTTP 412), the change is applied again to the fresh record.
+/// </summary>
+internal sealed class JobStatusStore
+{
+    private readonly TableClient table;
+    private readonly TimeProvider time;
+    private readonly int maxAttempts;
+
+    public JobStatusStore(PipelineStorage storage, TimeProvider time, int maxAttempts)
+    {
+        table = storage.JobsTable;
+        this.time = time;
+        this.maxAttempts = maxAttempts;
+    }
+
+    public async Task<JobStatusRecord?> GetAsync(string jobId, CancellationToken cancellationToken)
+    {
+        NullableResponse<JobStatusRecord> response = await table
+            .GetEntityIfExistsAsync<JobStatusRecord>(jobId, JobStatusRecord.JobRowKey, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        return response.HasValue ? response.Value : null;
+    }
+
+    public async Task<JobMessageRecord?> GetMessageAsync(string jobId, CancellationToken cancellationToken)
+    {
+        NullableResponse<JobMessageRecord> response = await table
+            .GetEntityIfExistsAsync<JobMessageRecord>(jobId, JobMessageRecord.MessageRowKey, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        return response.HasValue ? response.Value : null;
+    }
+
+    /// <summary>Adds a new record and its message in one transaction; false when the job id is taken already.</summary>
+    public async Task<bool> TryAddAsync(JobStatusRecord record, JobMessageRecord message, CancellationToken cancellationToken)
+    {
+        record.CreatedAt = record.UpdatedAt = time.GetUtcNow();
+        message.PartitionKey = record.PartitionKey;
+        try
+        {
+            Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(
+                [new TableTransactionAction(TableTransactionActionType.Add, record),
+                 new TableTransactionAction(TableTransactionActionType.Add, message)],
+                cancellationToken).ConfigureAwait(false);
+            record.ETag = response.Value[0].Headers.ETag ?? default;
+            return true;
+        }
+        catch (TableTransactionFailedException exception) when (exception.Status == (int)HttpStatusCode.Conflict)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Sets a few properties without reading (and without disturbing the others).</summary>
+    public async Task MergeAsync(string jobId, IDictionary<string, object?> properties, CancellationToken cancellationToken)
+    {
+        var entity = new TableEntity(jobId, JobStatusRecord.JobRowKey);
+        foreach ((string name, object? value) in properties)
+        {
+            entity[name] = value;
+        }
+
+        entity[nameof(JobStatusRecord.UpdatedAt)] = time.GetUtcNow();
+        await table.UpdateEntityAsync(entity, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="change"/> (which returns false to leave the record as it is) and writes the
+    /// record back if its ETag still matches, retrying on the fresh record otherwise. The change may run more
+    /// than once, so it must depend on the record only. Returns the final record (null: no such job) and
+    /// whether this call changed it.
+    /// </summary>
+    public async Task<(JobStatusRecord? Record, bool Changed)> UpdateAsync(
+        string jobId, Func<JobStatusRecord, bool> change, CancellationToken cancellationToken)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            JobStatusRecord? record = await GetAsync(jobId, cancellationToken).ConfigureAwait(false);
+            if (record is null || !change(record))
+            {
+                return (record, false);
+            }
+
+            record.UpdatedAt = time.GetUtcNow();
+            try
+            {
+                Response response = await table
+                    .UpdateEntityAsync(record, record.ETag, TableUpdateMode.Replace, cancellationToken)
+                    .ConfigureAwait(false);
+                record.ETag = response.Headers.ETag ?? default;
+                return (record, true);
+            }
+            catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.PreconditionFailed)
+            {
+                if (attempt >= maxAttempts)
+                {
+                    throw new InvalidOperationException(
+                        $"The status of job {jobId} changed under every one of {maxAttempts} attempts to update it.", exception);
+                }
+
+                // Spread the writers out a little so that one of them wins the next round.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(0, Math.Min(50, 2 * attempt) + 1)), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+        }
+    }
+}

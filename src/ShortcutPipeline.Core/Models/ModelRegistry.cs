@@ -1,0 +1,231 @@
+using System.Net;
+using System.Text.Json;
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using ShortcutPipeline.Core.Contracts;
+using ShortcutPipeline.Core.Storage;
+
+namespace ShortcutPipeline.Core.Models;
+
+/// <summary>
+/// The blob-based model registry in the checkpoints container:
+/// <list type="bullet">
+/// <item><c>{model}/latest.json</c>: the manifest of the promoted version (the pointer workers follow);</item>
+/// <item><c>{model}/versions/{version}.json</c>: one immutable manifest per registered version;</item>
+/// <item>checkpoint files anywhere in the container (the manifest names the blob), by default
+/// <c>{model}/{version}/{file}</c> when uploaded through <see cref="UploadCheckpointAsync"/>.</item>
+/// </list>
+/// Promotion is a conditional write of latest.json, so concurrent promoters cannot overwrite each other.
+/// </summary>
+public sealed class ModelRegistry
+{
+    /// <summary>The file name <see cref="UploadCheckpointAsync"/> uses by default.</summary>
+    public const string DefaultCheckpointFileName = "model.safetensors";
+
+    private readonly BlobContainerClient container;
+    private readonly TimeProvider time;
+
+    /// <summary>A registry over the checkpoints container of <paramref name="storage"/>.</summary>
+    public ModelRegistry(PipelineStorage storage, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        container = storage.CheckpointsContainer;
+        this.time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The blob name of a model's latest pointer: <c>{model}/latest.json</c>.</summary>
+    public static string LatestBlobName(string model) => CheckName(model, nameof(model)) + "/latest.json";
+
+    /// <summary>The blob name of a version's manifest: <c>{model}/versions/{version}.json</c>.</summary>
+    public static string VersionBlobName(string model, string version) =>
+        $"{CheckName(model, nameof(model))}/versions/{CheckName(version, nameof(version))}.json";
+
+    /// <summary>The default blob name of a version's checkpoint file: <c>{model}/{version}/{fileName}</c>.</summary>
+    public static string CheckpointBlobName(string model, string version, string fileName = DefaultCheckpointFileName)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(fileName);
+        if (fileName.Contains('/', StringComparison.Ordinal) || fileName is "." or "..")
+        {
+            throw new ArgumentException($"The checkpoint file name '{fileName}' must be a plain file name.", nameof(fileName));
+        }
+
+        return $"{CheckName(model, nameof(model))}/{CheckName(version, nameof(version))}/{fileName}";
+    }
+
+    /// <summary>The latest manifest of <paramref name="model"/> with its ETag, or null when none is promoted.</summary>
+    public Task<ModelManifestEntry?> GetLatestAsync(string model, CancellationToken cancellationToken = default) =>
+        ReadAsync(LatestBlobName(model), cancellationToken);
+
+    /// <summary>The manifest of version <paramref name="version"/> of <paramref name="model"/>, or null when not registered.</summary>
+    public async Task<ModelManifest?> GetVersionAsync(string model, string version, CancellationToken cancellationToken = default) =>
+        (await ReadAsync(VersionBlobName(model, version), cancellationToken).ConfigureAwait(false))?.Manifest;
+
+    /// <summary>
+    /// The manifest a job's model reference means: the pinned version, or the latest one when
+    /// <paramref name="version"/> is null. Null when there is no such model or version.
+    /// </summary>
+    public async Task<ModelManifest?> ResolveAsync(string model, string? version, CancellationToken cancellationToken = default) =>
+        version is null
+            ? (await GetLatestAsync(model, cancellationToken).ConfigureAwait(false))?.Manifest
+            : await GetVersionAsync(model, version, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Registers a version without promoting it (writes <c>versions/{version}.json</c> if absent).
+    /// Registering the same version again with the same checkpoint is a no-op that returns the stored manifest.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The version is registered already with another checkpoint.</exception>
+    public async Task<ModelManifest> RegisterVersionAsync(ModelManifest manifest, CancellationToken cancellationToken = default)
+    {
+        manifest = Complete(manifest);
+        BlobClient blob = container.GetBlobClient(VersionBlobName(manifest.Model, manifest.Version));
+        if (await TryWriteAsync(blob, manifest, new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken)
+                .ConfigureAwait(false) is not null)
+        {
+            return manifest;
+        }
+
+        ModelManifest stored = (await ReadAsync(blob.Name, cancellationToken).ConfigureAwait(false))?.Manifest
+            ?? throw new InvalidOperationException($"Version {manifest.Version} of model {manifest.Model} could not be written nor read.");
+        if (!string.Equals(stored.Checkpoint, manifest.Checkpoint, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(
+                $"Version {manifest.Version} of model {manifest.Model} is registered already with checkpoint {stored.Checkpoint}, not {manifest.Checkpoint}; versions are immutable.");
+        }
+
+        return stored;
+    }
+
+    /// <summary>
+    /// Registers <paramref name="manifest"/>'s version (if needed) and makes it the latest, but only if
+    /// latest.json is still what the caller saw: <paramref name="expectedLatest"/> is the ETag from
+    /// <see cref="GetLatestAsync"/>, or null when the caller saw no latest at all. When another promoter
+    /// got there first, nothing is overwritten and the result carries the winner.
+    /// </summary>
+    public async Task<PromotionResult> PromoteAsync(
+        ModelManifest manifest, ETag? expectedLatest, CancellationToken cancellationToken = default)
+    {
+        manifest = await RegisterVersionAsync(manifest, cancellationToken).ConfigureAwait(false);
+        BlobClient latest = container.GetBlobClient(LatestBlobName(manifest.Model));
+        var conditions = expectedLatest is ETag etag
+            ? new BlobRequestConditions { IfMatch = etag }
+            : new BlobRequestConditions { IfNoneMatch = ETag.All };
+        ETag? written = await TryWriteAsync(latest, manifest, conditions, cancellationToken).ConfigureAwait(false);
+        return written is ETag newETag
+            ? new PromotionResult(true, new ModelManifestEntry(manifest, newETag))
+            : new PromotionResult(false, await GetLatestAsync(manifest.Model, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Uploads a checkpoint file to <see cref="CheckpointBlobName"/>(model, version, fileName), overwriting
+    /// an earlier upload of the same version, and returns its blob name (for <see cref="ModelManifest.Checkpoint"/>).
+    /// </summary>
+    public async Task<string> UploadCheckpointAsync(
+        string model, string version, Stream content, string fileName = DefaultCheckpointFileName,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        string blobName = CheckpointBlobName(model, version, fileName);
+        await container.GetBlobClient(blobName).UploadAsync(content, overwrite: true, cancellationToken).ConfigureAwait(false);
+        return blobName;
+    }
+
+    /// <summary>
+    /// Uploads <paramref name="checkpoint"/> as the version's checkpoint file (<see cref="UploadCheckpointAsync"/>),
+    /// then <see cref="PromoteAsync"/>s the manifest (its <see cref="ModelManifest.Checkpoint"/> set to the
+    /// uploaded blob) under the same condition. The local run uses it to register the embedded default model
+    /// (with <paramref name="expectedLatest"/> null: only when the model has no latest yet).
+    /// </summary>
+    public async Task<PromotionResult> UploadAndPromoteAsync(
+        string model, string version, Stream checkpoint, ETag? expectedLatest, int? numClasses = null,
+        IReadOnlyDictionary<string, double>? metrics = null, CancellationToken cancellationToken = default)
+    {
+        string blobName = await UploadCheckpointAsync(model, version, checkpoint, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        var manifest = new ModelManifest
+        {
+            Model = model,
+            Version = version,
+            Checkpoint = blobName,
+            NumClasses = numClasses,
+            Metrics = metrics,
+        };
+        return await PromoteAsync(manifest, expectedLatest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Downloads the checkpoint file of <paramref name="manifest"/> to <paramref name="destination"/>.</summary>
+    public async Task DownloadCheckpointAsync(ModelManifest manifest, Stream destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(destination);
+        await container.GetBlobClient(manifest.Checkpoint).DownloadToAsync(destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ModelManifest Complete(ModelManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        CheckName(manifest.Model, nameof(manifest.Model));
+        CheckName(manifest.Version, nameof(manifest.Version));
+        ArgumentException.ThrowIfNullOrWhiteSpace(manifest.Checkpoint, nameof(manifest.Checkpoint));
+        if (manifest.NumClasses is < 1)
+        {
+            throw new ArgumentException("NumClasses must be at least 1, or null.", nameof(manifest));
+        }
+
+        return manifest.CreatedAt == default ? manifest with { CreatedAt = time.GetUtcNow() } : manifest;
+    }
+
+    private async Task<ModelManifestEntry?> ReadAsync(string blobName, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Response<BlobDownloadResult> response = await container.GetBlobClient(blobName)
+                .DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            ModelManifest manifest = response.Value.Content.ToObjectFromJson<ModelManifest>(PipelineJson.Options)
+                ?? throw new InvalidDataException($"The manifest {container.Name}/{blobName} is empty.");
+            return new ModelManifestEntry(manifest, response.Value.Details.ETag);
+        }
+        catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (JsonException exception)
+        {
+            throw new InvalidDataException($"The manifest {container.Name}/{blobName} is not valid manifest JSON: {exception.Message}", exception);
+        }
+    }
+
+    // Null when the condition failed (someone else wrote first).
+    private static async Task<ETag?> TryWriteAsync(
+        BlobClient blob, ModelManifest manifest, BlobRequestConditions conditions, CancellationToken cancellationToken)
+    {
+        var options = new BlobUploadOptions
+        {
+            Conditions = conditions,
+            HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" },
+        };
+        try
+        {
+            Response<BlobContentInfo> response = await blob
+                .UploadAsync(BinaryData.FromObjectAsJson(manifest, PipelineJson.Options), options, cancellationToken)
+                .ConfigureAwait(false);
+            return response.Value.ETag;
+        }
+        catch (RequestFailedException exception) when (exception.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict)
+        {
+            return null;
+        }
+    }
+
+    private static string CheckName(string name, string parameterName)
+    {
+        if (!GenerationJobReader.IsValidModelName(name))
+        {
+            throw new ArgumentException(
+                $"'{name}' is not a valid model name or version: 1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit.",
+                parameterName);
+        }
+
+        return name;
+    }
+}

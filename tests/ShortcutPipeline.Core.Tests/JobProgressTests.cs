@@ -1,0 +1,179 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Testing;
+
+namespace ShortcutPipeline.Core.Tests;
+
+public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    [Fact]
+    public async Task RecordingAnImageTwiceCountsItOnce()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await SubmitAsync(pipeline, "twice", images: 3);
+
+        ImageRecordResult first = await pipeline.Progress.RecordImageAsync("twice", 1);
+        ImageRecordResult second = await pipeline.Progress.RecordImageAsync("twice", 1);
+
+        Assert.Equal((ImageRecordOutcome.Recorded, JobState.Running, 1), (first.Outcome, first.State, first.DoneImages));
+        Assert.Equal((ImageRecordOutcome.AlreadyRecorded, 1), (second.Outcome, second.DoneImages));
+        JobStatus? status = await pipeline.Status.GetAsync("twice");
+        Assert.Equal(1, status?.DoneImages);
+        Assert.Equal(1, Assert.Single(status!.Images).Index);
+    }
+
+    [Fact]
+    public async Task ConcurrentRecordsFromParallelWorkersAllCountAndCompleteTheJobOnce()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        const int images = 24;
+        await SubmitAsync(pipeline, "parallel", images);
+
+        // Every image reported twice (a redelivered work item), all at once.
+        ImageRecordResult[] results = await Task.WhenAll(
+            Enumerable.Range(0, 2 * images).Select(i => Task.Run(() => pipeline.Progress.RecordImageAsync("parallel", i % images))));
+
+        Assert.Equal(1, results.Count(r => r.Outcome == ImageRecordOutcome.CompletedJob));
+        Assert.Equal(images - 1, results.Count(r => r.Outcome == ImageRecordOutcome.Recorded));
+        Assert.Equal(images, results.Count(r => r.Outcome == ImageRecordOutcome.AlreadyRecorded));
+        JobStatus? status = await pipeline.Status.GetAsync("parallel");
+        Assert.Equal((JobState.Completed, images, 1.0), (status?.State, status?.DoneImages, status?.Progress));
+        Assert.Equal(Enumerable.Range(0, images), status!.Images.Select(i => i.Index));
+        Assert.NotNull(status.FinishedAt);
+    }
+
+    [Fact]
+    public async Task CompletionPostsTheStatusToTheCallback()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        using var listener = new HttpListener();
+        int port = FreePort();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        await SubmitAsync(pipeline, "called-back", images: 2, callbackUrl: $"http://127.0.0.1:{port}/hooks/done");
+        Task<HttpListenerContext> received = listener.GetContextAsync();
+
+        await pipeline.Progress.RecordImageAsync("called-back", 0);
+        Assert.False(received.IsCompleted);
+        ImageRecordResult last = await pipeline.Progress.RecordImageAsync("called-back", 1);
+
+        Assert.Equal(ImageRecordOutcome.CompletedJob, last.Outcome);
+        HttpListenerContext context = await received.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("POST", context.Request.HttpMethod);
+        Assert.Equal("/hooks/done", context.Request.Url?.AbsolutePath);
+        using var reader = new StreamReader(context.Request.InputStream);
+        using JsonDocument body = JsonDocument.Parse(await reader.ReadToEndAsync());
+        context.Response.StatusCode = 204;
+        context.Response.Close();
+        Assert.Equal("called-back", body.RootElement.GetProperty("id").GetString());
+        Assert.Equal("completed", body.RootElement.GetProperty("state").GetString());
+        Assert.Equal(2, body.RootElement.GetProperty("images").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task AFailingCallbackDoesNotFailTheJob()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        // Nothing listens on this port: the POST is refused.
+        await SubmitAsync(pipeline, "nobody-listens", images: 1, callbackUrl: $"http://127.0.0.1:{FreePort()}/hook");
+
+        ImageRecordResult result = await pipeline.Progress.RecordImageAsync("nobody-listens", 0);
+
+        Assert.Equal(ImageRecordOutcome.CompletedJob, result.Outcome);
+        Assert.Equal(JobState.Completed, (await pipeline.Status.GetAsync("nobody-listens"))?.State);
+    }
+
+    [Fact]
+    public async Task RunningAndFailedTransitions()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await SubmitAsync(pipeline, "fails", images: 2);
+
+        Assert.True(await pipeline.Progress.MarkRunningAsync("fails"));
+        Assert.True(await pipeline.Progress.MarkRunningAsync("fails"));
+        Assert.True(await pipeline.Progress.MarkFailedAsync("fails", "CUDA out of memory"));
+        Assert.False(await pipeline.Progress.MarkFailedAsync("fails", "again"));
+        Assert.False(await pipeline.Progress.MarkRunningAsync("fails"));
+        ImageRecordResult late = await pipeline.Progress.RecordImageAsync("fails", 0);
+
+        Assert.Equal((ImageRecordOutcome.Recorded, JobState.Failed), (late.Outcome, late.State));
+        JobStatus? status = await pipeline.Status.GetAsync("fails");
+        Assert.Equal((JobState.Failed, "CUDA out of memory"), (status?.State, status?.Error));
+        Assert.NotNull(status?.StartedAt);
+        Assert.False(await pipeline.Progress.MarkRunningAsync("no-such-job"));
+        Assert.False(await pipeline.Progress.MarkFailedAsync("no-such-job", "x"));
+    }
+
+    [Fact]
+    public async Task UnknownJobsAndIndicesOutsideTheJob()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await SubmitAsync(pipeline, "small", images: 2);
+
+        Assert.Equal(ImageRecordOutcome.JobNotFound, (await pipeline.Progress.RecordImageAsync("no-such-job", 0)).Outcome);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImageAsync("small", 2));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImageAsync("small", -1));
+    }
+
+    [Fact]
+    public async Task WorkOfCancelledExpiredOrUnknownJobsIsSkipped()
+    {
+        var clock = new ManualTimeProvider();
+        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite, time: clock);
+        await pipeline.RegisterModelAsync("fashion", "v1");
+        string deadline = clock.GetUtcNow().AddHours(1).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        await SubmitAsync(pipeline, "expires", images: 1, deadline: deadline);
+        await SubmitAsync(pipeline, "cancelled", images: 1);
+
+        Assert.False(await pipeline.Progress.IsCancelledOrExpiredAsync("expires"));
+        Assert.False(await pipeline.Progress.IsCancelledOrExpiredAsync("cancelled"));
+        await pipeline.Status.CancelAsync("cancelled");
+        clock.Advance(TimeSpan.FromHours(2));
+
+        Assert.True(await pipeline.Progress.IsCancelledOrExpiredAsync("expires"));
+        Assert.True(await pipeline.Progress.IsCancelledOrExpiredAsync("cancelled"));
+        Assert.True(await pipeline.Progress.IsCancelledOrExpiredAsync("no-such-job"));
+    }
+
+    private async Task<TestPipeline> CreatePipelineAsync()
+    {
+        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
+        await pipeline.RegisterModelAsync("fashion", "v1");
+        return pipeline;
+    }
+
+    internal static async Task SubmitAsync(
+        TestPipeline pipeline, string id, int images, string? callbackUrl = null, string? deadline = null)
+    {
+        var job = new Dictionary<string, object>
+        {
+            ["id"] = id,
+            ["model"] = new { name = "fashion" },
+            ["classes"] = new[] { new { label = 1, count = images } },
+            ["steps"] = 4,
+        };
+        if (callbackUrl is not null)
+        {
+            job["callbackUrl"] = callbackUrl;
+        }
+
+        if (deadline is not null)
+        {
+            job["deadline"] = deadline;
+        }
+
+        IntakeResult result = await pipeline.Intake.SubmitAsync(JsonSerializer.Serialize(job));
+        Assert.True(result.Outcome == IntakeOutcome.Accepted, string.Join("; ", result.Reasons));
+    }
+
+    internal static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

@@ -1,0 +1,33 @@
+using ShortcutPipeline.Core.Storage;
+
+namespace ShortcutPipeline.Testing;
+
+/// <summary>
+/// The xunit fixture over the one Azurite process of the test assembly (<see cref="AzuriteServer.Shared"/>):
+/// use it as an <c>ICollectionFixture&lt;AzuriteFixture&gt;</c> or <c>IClassFixture&lt;AzuriteFixture&gt;</c>;
+/// every instance shares the process. Each test takes its own storage names from
+/// <see cref="CreateStorageAsync"/>, so tests running in parallel never see each other's data.
+/// </summary>
+public sealed class AzuriteFixture
+{
+    /// <summary>Starts the shared Azurite process if it is not running yet.</summary>
+    public AzuriteFixture() => Server = AzuriteServer.Shared;
+
+    /// <summary>The Azurite process.</summary>
+    public AzuriteServer Server { get; }
+
+    /// <summary>The connection string of the emulator.</summary>
+    public string ConnectionString => Server.ConnectionString;
+
+    /// <summary>Storage names under a fresh unique prefix (nothing is created).</summary>
+    public static PipelineStorageOptions CreateIsolatedNames() =>
+        PipelineStorageOptions.WithPrefix("t" + Guid.NewGuid().ToString("N")[..12]);
+
+    /// <summary>Storage with fresh unique names, every queue, container and table created.</summary>
+    public async Task<PipelineStorage> CreateStorageAsync(CancellationToken cancellationToken = default)
+    {
+        PipelineStorage storage = PipelineStorage.FromConnectionString(ConnectionString, CreateIsolatedNames());
+        await storage.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
+        return storage;
+    }
+}
