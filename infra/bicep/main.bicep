@@ -49,6 +49,9 @@ param trainerTimeoutSeconds int = 14400
 @description('Most instances of the Functions app.')
 param functionsMaximumInstanceCount int = 40
 
+@description('The .NET version of the Functions app\'s isolated worker.')
+param functionsDotnetVersion string = '10.0'
+
 @description('Tag of the worker and trainer images in the registry (see infra/README.md for building them).')
 param imageTag string = 'latest'
 
@@ -141,6 +144,7 @@ module functions 'modules/functions.bicep' = {
     packageContainerName: functionsPackageContainerName
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     maximumInstanceCount: functionsMaximumInstanceCount
+    dotnetVersion: functionsDotnetVersion
   }
 }
 

@@ -16,7 +16,7 @@ param packageContainerName string
 param appInsightsConnectionString string
 
 @description('The .NET version of the isolated worker.')
-param dotnetVersion string = '10.0'
+param dotnetVersion string
 
 @minValue(1)
 @maxValue(1000)

@@ -29,10 +29,11 @@ public sealed record TerraformBlock(string File, string Kind, string Type, strin
 /// <summary>A Terraform root module (one directory of .tf files), parsed with @cdktf/hcl2json.</summary>
 public sealed class TerraformConfiguration
 {
-    private TerraformConfiguration(IReadOnlyList<TerraformBlock> blocks, IReadOnlyDictionary<string, JsonElement> locals, IReadOnlyList<InfraDiagnostic> parseErrors)
+    private TerraformConfiguration(IReadOnlyList<TerraformBlock> blocks, IReadOnlyDictionary<string, JsonElement> locals, IReadOnlyDictionary<string, string> localFiles, IReadOnlyList<InfraDiagnostic> parseErrors)
     {
         Blocks = blocks;
         Locals = locals;
+        LocalFiles = localFiles;
         ParseErrors = parseErrors;
     }
 
@@ -40,6 +41,9 @@ public sealed class TerraformConfiguration
 
     /// <summary>Every local value, from all locals blocks.</summary>
     public IReadOnlyDictionary<string, JsonElement> Locals { get; }
+
+    /// <summary>The file that declares each local value.</summary>
+    public IReadOnlyDictionary<string, string> LocalFiles { get; }
 
     /// <summary>Files that hcl2json could not parse.</summary>
     public IReadOnlyList<InfraDiagnostic> ParseErrors { get; }
@@ -69,6 +73,7 @@ public sealed class TerraformConfiguration
         using JsonDocument document = JsonDocument.Parse(result.StandardOutput);
         var blocks = new List<TerraformBlock>();
         var locals = new Dictionary<string, JsonElement>();
+        var localFiles = new Dictionary<string, string>();
         var parseErrors = new List<InfraDiagnostic>();
         if (document.RootElement.GetArrayLength() == 0)
         {
@@ -84,13 +89,13 @@ public sealed class TerraformConfiguration
             }
             foreach (JsonProperty section in file.GetProperty("body").EnumerateObject())
             {
-                AddSection(fileName, section, blocks, locals, parseErrors);
+                AddSection(fileName, section, blocks, locals, localFiles, parseErrors);
             }
         }
-        return new TerraformConfiguration(blocks, locals, parseErrors);
+        return new TerraformConfiguration(blocks, locals, localFiles, parseErrors);
     }
 
-    private static void AddSection(string file, JsonProperty section, List<TerraformBlock> blocks, Dictionary<string, JsonElement> locals, List<InfraDiagnostic> errors)
+    private static void AddSection(string file, JsonProperty section, List<TerraformBlock> blocks, Dictionary<string, JsonElement> locals, Dictionary<string, string> localFiles, List<InfraDiagnostic> errors)
     {
         switch (section.Name)
         {
@@ -122,6 +127,7 @@ public sealed class TerraformConfiguration
                         {
                             errors.Add(new InfraDiagnostic(file, $"local.{local.Name} is declared twice"));
                         }
+                        localFiles.TryAdd(local.Name, file);
                     }
                 }
                 break;

@@ -80,7 +80,7 @@ public sealed partial class TerraformValidator(AzurermSchema azurerm, BicepCli b
 
         IEnumerable<(string File, string Where, JsonElement Value)> scopes = configuration.Blocks
             .Select(block => (block.File, block.Address, block.Body))
-            .Concat(configuration.Locals.Select(local => ("locals", "local." + local.Key, local.Value)));
+            .Concat(configuration.Locals.Select(local => (configuration.LocalFiles[local.Key], "local." + local.Key, local.Value)));
         foreach ((string file, string where, JsonElement value) in scopes)
         {
             foreach ((string path, string text) in TerraformExpressions.Strings(value))
