@@ -45,7 +45,7 @@ resource "azapi_resource" "worker" {
 
   identity {
     type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.worker.id]
+    identity_ids = [azurerm_user_assigned_identity.app["worker"].id]
   }
 
   body = {
@@ -57,7 +57,7 @@ resource "azapi_resource" "worker" {
         registries = [
           {
             server   = azurerm_container_registry.main.login_server
-            identity = azurerm_user_assigned_identity.worker.id
+            identity = azurerm_user_assigned_identity.app["worker"].id
           },
         ]
       }
@@ -83,7 +83,7 @@ resource "azapi_resource" "worker" {
                 accountName = azurerm_storage_account.main.name
                 queueName   = "generation-work"
                 queueLength = var.worker_queue_length_per_replica
-                identity    = azurerm_user_assigned_identity.worker.id
+                identity    = azurerm_user_assigned_identity.app["worker"].id
               }
             },
           ]
@@ -105,7 +105,7 @@ resource "azapi_resource" "trainer" {
 
   identity {
     type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.trainer.id]
+    identity_ids = [azurerm_user_assigned_identity.app["trainer"].id]
   }
 
   body = {
@@ -119,7 +119,7 @@ resource "azapi_resource" "trainer" {
         registries = [
           {
             server   = azurerm_container_registry.main.login_server
-            identity = azurerm_user_assigned_identity.trainer.id
+            identity = azurerm_user_assigned_identity.app["trainer"].id
           },
         ]
         eventTriggerConfig = {
@@ -138,7 +138,7 @@ resource "azapi_resource" "trainer" {
                   queueName   = "training-runs"
                   queueLength = "1"
                 }
-                identity = azurerm_user_assigned_identity.trainer.id
+                identity = azurerm_user_assigned_identity.app["trainer"].id
               },
             ]
           }

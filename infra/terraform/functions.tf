@@ -20,7 +20,7 @@ resource "azurerm_function_app_flex_consumption" "main" {
   storage_container_type            = "blobContainer"
   storage_container_endpoint        = "${azurerm_storage_account.main.primary_blob_endpoint}${local.functions_package_container_name}"
   storage_authentication_type       = "UserAssignedIdentity"
-  storage_user_assigned_identity_id = azurerm_user_assigned_identity.functions.id
+  storage_user_assigned_identity_id = azurerm_user_assigned_identity.app["functions"].id
 
   runtime_name           = "dotnet-isolated"
   runtime_version        = var.functions_dotnet_version
@@ -32,7 +32,7 @@ resource "azurerm_function_app_flex_consumption" "main" {
 
   identity {
     type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.functions.id]
+    identity_ids = [azurerm_user_assigned_identity.app["functions"].id]
   }
 
   site_config {

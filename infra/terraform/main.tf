@@ -25,6 +25,7 @@ locals {
     }
   }
   gpu              = local.gpu_profiles[var.gpu_type]
+  app_names        = ["functions", "worker", "trainer"]
   gpu_profile_name = "gpu"
 }
 
@@ -46,22 +47,10 @@ resource "azurerm_application_insights" "main" {
   tags                = var.tags
 }
 
-resource "azurerm_user_assigned_identity" "functions" {
-  name                = "id-${var.name_prefix}-functions"
-  location            = local.location
-  resource_group_name = data.azurerm_resource_group.main.name
-  tags                = var.tags
-}
-
-resource "azurerm_user_assigned_identity" "worker" {
-  name                = "id-${var.name_prefix}-worker"
-  location            = local.location
-  resource_group_name = data.azurerm_resource_group.main.name
-  tags                = var.tags
-}
-
-resource "azurerm_user_assigned_identity" "trainer" {
-  name                = "id-${var.name_prefix}-trainer"
+# One user-assigned identity per app.
+resource "azurerm_user_assigned_identity" "app" {
+  for_each            = toset(local.app_names)
+  name                = "id-${var.name_prefix}-${each.value}"
   location            = local.location
   resource_group_name = data.azurerm_resource_group.main.name
   tags                = var.tags
@@ -78,8 +67,8 @@ resource "azurerm_container_registry" "main" {
 
 locals {
   image_pullers = {
-    worker  = azurerm_user_assigned_identity.worker.principal_id
-    trainer = azurerm_user_assigned_identity.trainer.principal_id
+    worker  = azurerm_user_assigned_identity.app["worker"].principal_id
+    trainer = azurerm_user_assigned_identity.app["trainer"].principal_id
   }
 }
 

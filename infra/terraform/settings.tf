@@ -12,7 +12,7 @@ locals {
 
   app_own_settings = {
     functions = {
-      ShortcutStorage__clientId = azurerm_user_assigned_identity.functions.client_id
+      ShortcutStorage__clientId = azurerm_user_assigned_identity.app["functions"].client_id
       # azurerm_function_app_flex_consumption writes a connection-string AzureWebJobsStorage with an
       # empty key even when the storage authentication is an identity; the empty value keeps the
       # host on the identity-based settings below (see infra/README.md).
@@ -21,14 +21,14 @@ locals {
       AzureWebJobsStorage__queueServiceUri = azurerm_storage_account.main.primary_queue_endpoint
       AzureWebJobsStorage__tableServiceUri = azurerm_storage_account.main.primary_table_endpoint
       AzureWebJobsStorage__credential      = "managedidentity"
-      AzureWebJobsStorage__clientId        = azurerm_user_assigned_identity.functions.client_id
+      AzureWebJobsStorage__clientId        = azurerm_user_assigned_identity.app["functions"].client_id
     }
     worker = {
-      ShortcutStorage__clientId             = azurerm_user_assigned_identity.worker.client_id
+      ShortcutStorage__clientId             = azurerm_user_assigned_identity.app["worker"].client_id
       APPLICATIONINSIGHTS_CONNECTION_STRING = azurerm_application_insights.main.connection_string
     }
     trainer = {
-      ShortcutStorage__clientId             = azurerm_user_assigned_identity.trainer.client_id
+      ShortcutStorage__clientId             = azurerm_user_assigned_identity.app["trainer"].client_id
       APPLICATIONINSIGHTS_CONNECTION_STRING = azurerm_application_insights.main.connection_string
     }
   }

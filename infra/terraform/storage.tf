@@ -27,15 +27,15 @@ locals {
   ]
 
   storage_role_assignments = {
-    functions-blob = { principal_id = azurerm_user_assigned_identity.functions.principal_id, role = "Storage Blob Data Owner" }
-    functions-queue = { principal_id = azurerm_user_assigned_identity.functions.principal_id, role = "Storage Queue Data Contributor" }
-    functions-table = { principal_id = azurerm_user_assigned_identity.functions.principal_id, role = "Storage Table Data Contributor" }
-    worker-blob = { principal_id = azurerm_user_assigned_identity.worker.principal_id, role = "Storage Blob Data Contributor" }
-    worker-queue = { principal_id = azurerm_user_assigned_identity.worker.principal_id, role = "Storage Queue Data Contributor" }
-    worker-table = { principal_id = azurerm_user_assigned_identity.worker.principal_id, role = "Storage Table Data Contributor" }
-    trainer-blob = { principal_id = azurerm_user_assigned_identity.trainer.principal_id, role = "Storage Blob Data Contributor" }
-    trainer-queue = { principal_id = azurerm_user_assigned_identity.trainer.principal_id, role = "Storage Queue Data Contributor" }
-    trainer-table = { principal_id = azurerm_user_assigned_identity.trainer.principal_id, role = "Storage Table Data Contributor" }
+    functions-blob  = { principal_id = azurerm_user_assigned_identity.app["functions"].principal_id, role = "Storage Blob Data Owner" }
+    functions-queue = { principal_id = azurerm_user_assigned_identity.app["functions"].principal_id, role = "Storage Queue Data Contributor" }
+    functions-table = { principal_id = azurerm_user_assigned_identity.app["functions"].principal_id, role = "Storage Table Data Contributor" }
+    worker-blob     = { principal_id = azurerm_user_assigned_identity.app["worker"].principal_id, role = "Storage Blob Data Contributor" }
+    worker-queue    = { principal_id = azurerm_user_assigned_identity.app["worker"].principal_id, role = "Storage Queue Data Contributor" }
+    worker-table    = { principal_id = azurerm_user_assigned_identity.app["worker"].principal_id, role = "Storage Table Data Contributor" }
+    trainer-blob    = { principal_id = azurerm_user_assigned_identity.app["trainer"].principal_id, role = "Storage Blob Data Contributor" }
+    trainer-queue   = { principal_id = azurerm_user_assigned_identity.app["trainer"].principal_id, role = "Storage Queue Data Contributor" }
+    trainer-table   = { principal_id = azurerm_user_assigned_identity.app["trainer"].principal_id, role = "Storage Table Data Contributor" }
   }
 }
 
