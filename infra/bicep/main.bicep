@@ -1,0 +1,213 @@
+// ShortcutPipeline on Azure: Storage (queues, containers, tables), the Functions app (Flex Consumption,
+// dotnet-isolated), a Container Apps environment with a serverless GPU profile, the GPU worker (KEDA
+// azure-queue scaling on the work queue), the trainer (event-triggered job on the training queue), a
+// container registry, one user-assigned identity per app with its roles, Log Analytics and Application Insights.
+// Deploy into an existing resource group: see infra/README.md. Local modules only (no registry modules).
+
+targetScope = 'resourceGroup'
+
+import { roles, roleGrant, shortcutStorageSettings } from 'modules/settings.bicep'
+
+@description('Azure region of every resource. Serverless GPUs exist in a subset of regions.')
+param location string = resourceGroup().location
+
+@minLength(3)
+@maxLength(10)
+@description('Short lowercase prefix (letters and digits) of every resource name.')
+param namePrefix string = 'shortcut'
+
+@allowed([
+  'A100'
+  'T4'
+])
+@description('The serverless GPU that the worker and the trainer run on.')
+param gpuType string = 'T4'
+
+@minValue(0)
+@description('Fewest worker replicas; 0 lets the worker scale to zero when the work queue is empty.')
+param workerMinReplicas int = 0
+
+@minValue(1)
+@maxValue(100)
+@description('Most worker replicas.')
+param workerMaxReplicas int = 4
+
+@minValue(1)
+@description('Work items per worker replica that the queue scaler aims for.')
+param workerQueueLengthPerReplica int = 16
+
+@minValue(1)
+@description('Training runs that may execute at the same time.')
+param trainerMaxExecutions int = 1
+
+@minValue(60)
+@description('Longest a training run may take, in seconds.')
+param trainerTimeoutSeconds int = 14400
+
+@minValue(1)
+@maxValue(1000)
+@description('Most instances of the Functions app.')
+param functionsMaximumInstanceCount int = 40
+
+@description('The .NET version of the Functions app\'s isolated worker.')
+param functionsDotnetVersion string = '10.0'
+
+@description('Tag of the worker and trainer images in the registry (see infra/README.md for building them).')
+param imageTag string = 'latest'
+
+@description('False on the first deployment, before the images exist in the new registry; true afterwards.')
+param deployContainerApps bool = true
+
+param tags object = {
+  application: 'shortcut-pipeline'
+}
+
+var gpuProfiles = {
+  A100: {
+    workloadProfileType: 'Consumption-GPU-NC24-A100'
+    cpu: 24
+    memory: '220Gi'
+  }
+  T4: {
+    workloadProfileType: 'Consumption-GPU-NC8as-T4'
+    cpu: 8
+    memory: '56Gi'
+  }
+}
+var gpu = gpuProfiles[gpuType]
+var functionsPackageContainerName = 'functions-package'
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+  }
+}
+
+module identities 'modules/identities.bicep' = {
+  name: 'identities'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+  }
+}
+
+var storageRoleGrants roleGrant[] = [
+  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageBlobDataOwner }
+  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageQueueDataContributor }
+  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageTableDataContributor }
+  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageBlobDataContributor }
+  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageQueueDataContributor }
+  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageTableDataContributor }
+  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageBlobDataContributor }
+  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageQueueDataContributor }
+  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageTableDataContributor }
+]
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    roleGrants: storageRoleGrants
+    functionsPackageContainerName: functionsPackageContainerName
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    pullPrincipalIds: [
+      identities.outputs.worker.principalId
+      identities.outputs.trainer.principalId
+    ]
+  }
+}
+
+module functions 'modules/functions.bicep' = {
+  name: 'functions'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    identity: identities.outputs.functions
+    blobServiceUri: storage.outputs.blobServiceUri
+    queueServiceUri: storage.outputs.queueServiceUri
+    tableServiceUri: storage.outputs.tableServiceUri
+    packageContainerName: functionsPackageContainerName
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    maximumInstanceCount: functionsMaximumInstanceCount
+    dotnetVersion: functionsDotnetVersion
+  }
+}
+
+module containerEnvironment 'modules/containerEnvironment.bicep' = {
+  name: 'container-environment'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    logAnalyticsWorkspaceName: monitoring.outputs.workspaceName
+    gpuProfileType: gpu.workloadProfileType
+  }
+}
+
+module worker 'modules/worker.bicep' = if (deployContainerApps) {
+  name: 'worker'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    environmentId: containerEnvironment.outputs.id
+    workloadProfileName: containerEnvironment.outputs.gpuProfileName
+    identity: identities.outputs.worker
+    registryServer: registry.outputs.loginServer
+    image: '${registry.outputs.loginServer}/shortcut-worker:${imageTag}'
+    cpu: gpu.cpu
+    memory: gpu.memory
+    storageAccountName: storage.outputs.accountName
+    minReplicas: workerMinReplicas
+    maxReplicas: workerMaxReplicas
+    queueLengthPerReplica: workerQueueLengthPerReplica
+    env: concat(
+      shortcutStorageSettings(storage.outputs.blobServiceUri, storage.outputs.queueServiceUri, storage.outputs.tableServiceUri, identities.outputs.worker.clientId),
+      [{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }]
+    )
+  }
+}
+
+module trainer 'modules/trainer.bicep' = if (deployContainerApps) {
+  name: 'trainer'
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    environmentId: containerEnvironment.outputs.id
+    workloadProfileName: containerEnvironment.outputs.gpuProfileName
+    identity: identities.outputs.trainer
+    registryServer: registry.outputs.loginServer
+    image: '${registry.outputs.loginServer}/shortcut-trainer:${imageTag}'
+    cpu: gpu.cpu
+    memory: gpu.memory
+    storageAccountName: storage.outputs.accountName
+    maxExecutions: trainerMaxExecutions
+    replicaTimeoutSeconds: trainerTimeoutSeconds
+    env: concat(
+      shortcutStorageSettings(storage.outputs.blobServiceUri, storage.outputs.queueServiceUri, storage.outputs.tableServiceUri, identities.outputs.trainer.clientId),
+      [{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }]
+    )
+  }
+}
+
+output storageAccountName string = storage.outputs.accountName
+output registryName string = registry.outputs.name
+output registryLoginServer string = registry.outputs.loginServer
+output functionAppName string = functions.outputs.name
+output functionAppHostName string = functions.outputs.defaultHostName

@@ -1,0 +1,83 @@
+// The GPU worker: a container app with no ingress that KEDA's azure-queue scaler sizes on the
+// length of the work queue (StorageNames.WorkQueue), authenticating with the worker's identity.
+// It scales to zero replicas when the queue is empty unless minReplicas says otherwise.
+
+import { identityInfo, nameValue } from 'settings.bicep'
+
+param location string
+param namePrefix string
+param tags object
+param environmentId string
+param workloadProfileName string
+param identity identityInfo
+param registryServer string
+param image string
+param cpu int
+param memory string
+param env nameValue[]
+param storageAccountName string
+
+@minValue(0)
+param minReplicas int
+
+@minValue(1)
+param maxReplicas int
+
+@minValue(1)
+@description('Work items per replica that the scaler aims for.')
+param queueLengthPerReplica int
+
+resource worker 'Microsoft.App/containerApps@2025-01-01' = {
+  name: 'ca-${namePrefix}-worker'
+  location: location
+  tags: tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: workloadProfileName
+    configuration: {
+      activeRevisionsMode: 'Single'
+      registries: [
+        {
+          server: registryServer
+          identity: identity.id
+        }
+      ]
+    }
+    template: {
+      containers: [
+        {
+          name: 'worker'
+          image: image
+          resources: {
+            cpu: cpu
+            memory: memory
+          }
+          env: env
+        }
+      ]
+      scale: {
+        minReplicas: minReplicas
+        maxReplicas: maxReplicas
+        rules: [
+          {
+            name: 'work-queue'
+            azureQueue: {
+              accountName: storageAccountName
+              queueName: 'generation-work'
+              queueLength: queueLengthPerReplica
+              identity: identity.id
+            }
+          }
+        ]
+      }
+    }
+  }
+}
+
+output name string = worker.name

@@ -1,0 +1,103 @@
+variable "resource_group_name" {
+  type        = string
+  description = "Existing resource group to deploy into (create it with `az group create`)."
+}
+
+variable "location" {
+  type        = string
+  default     = null
+  description = "Azure region of every resource; defaults to the resource group's. Serverless GPUs exist in a subset of regions."
+}
+
+variable "name_prefix" {
+  type        = string
+  default     = "shortcut"
+  description = "Short lowercase prefix (letters and digits) of every resource name."
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{3,10}$", var.name_prefix))
+    error_message = "name_prefix must be 3 to 10 lowercase letters or digits."
+  }
+}
+
+variable "gpu_type" {
+  type        = string
+  default     = "T4"
+  description = "The serverless GPU that the worker and the trainer run on: A100 or T4."
+
+  validation {
+    condition     = contains(["A100", "T4"], var.gpu_type)
+    error_message = "gpu_type must be A100 or T4."
+  }
+}
+
+variable "worker_min_replicas" {
+  type        = number
+  default     = 0
+  description = "Fewest worker replicas; 0 lets the worker scale to zero when the work queue is empty."
+
+  validation {
+    condition     = var.worker_min_replicas >= 0
+    error_message = "worker_min_replicas must be 0 or more."
+  }
+}
+
+variable "worker_max_replicas" {
+  type        = number
+  default     = 4
+  description = "Most worker replicas."
+
+  validation {
+    condition     = var.worker_max_replicas >= 1 && var.worker_max_replicas <= 100
+    error_message = "worker_max_replicas must be between 1 and 100."
+  }
+}
+
+variable "worker_queue_length_per_replica" {
+  type        = number
+  default     = 16
+  description = "Work items per worker replica that the queue scaler aims for."
+}
+
+variable "trainer_max_executions" {
+  type        = number
+  default     = 1
+  description = "Training runs that may execute at the same time."
+}
+
+variable "trainer_timeout_seconds" {
+  type        = number
+  default     = 14400
+  description = "Longest a training run may take, in seconds."
+}
+
+variable "functions_maximum_instance_count" {
+  type        = number
+  default     = 40
+  description = "Most instances of the Functions app."
+}
+
+variable "functions_dotnet_version" {
+  type        = string
+  default     = "10.0"
+  description = "The .NET version of the Functions app's isolated worker."
+}
+
+variable "image_tag" {
+  type        = string
+  default     = "latest"
+  description = "Tag of the worker and trainer images in the registry (see infra/README.md for building them)."
+}
+
+variable "deploy_container_apps" {
+  type        = bool
+  default     = true
+  description = "False on the first apply, before the images exist in the new registry; true afterwards."
+}
+
+variable "tags" {
+  type = map(string)
+  default = {
+    application = "shortcut-pipeline"
+  }
+}

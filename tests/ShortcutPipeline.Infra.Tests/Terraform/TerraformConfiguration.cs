@@ -1,0 +1,139 @@
+using System.Text.Json;
+using ShortcutPipeline.Infra.Tests.Tooling;
+
+namespace ShortcutPipeline.Infra.Tests.Terraform;
+
+/// <summary>One block of a Terraform file: a resource, data source, variable, output, module or provider.</summary>
+/// <param name="File">The .tf file.</param>
+/// <param name="Kind">resource, data, variable, output, module, provider or terraform.</param>
+/// <param name="Type">The resource or data source type (azurerm_storage_account); the provider name for providers; empty otherwise.</param>
+/// <param name="Name">The block's name (the second label of a resource, the only label of a variable).</param>
+/// <param name="Body">The block's arguments and nested blocks, as @cdktf/hcl2json writes them: a nested block is
+/// an array of objects, an expression is a string "${...}".</param>
+public sealed record TerraformBlock(string File, string Kind, string Type, string Name, JsonElement Body)
+{
+    /// <summary>resource.type.name or data.type.name as Terraform addresses it in messages.</summary>
+    public string Address => Kind switch
+    {
+        "resource" => $"{Type}.{Name}",
+        "data" => $"data.{Type}.{Name}",
+        _ => $"{Kind}.{Name}",
+    };
+
+    public bool TryGet(string argument, out JsonElement value) => Body.TryGetProperty(argument, out value);
+
+    public string? GetString(string argument) =>
+        Body.TryGetProperty(argument, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
+
+/// <summary>A Terraform root module (one directory of .tf files), parsed with @cdktf/hcl2json.</summary>
+public sealed class TerraformConfiguration
+{
+    private TerraformConfiguration(IReadOnlyList<TerraformBlock> blocks, IReadOnlyDictionary<string, JsonElement> locals, IReadOnlyDictionary<string, string> localFiles, IReadOnlyList<InfraDiagnostic> parseErrors)
+    {
+        Blocks = blocks;
+        Locals = locals;
+        LocalFiles = localFiles;
+        ParseErrors = parseErrors;
+    }
+
+    public IReadOnlyList<TerraformBlock> Blocks { get; }
+
+    /// <summary>Every local value, from all locals blocks.</summary>
+    public IReadOnlyDictionary<string, JsonElement> Locals { get; }
+
+    /// <summary>The file that declares each local value.</summary>
+    public IReadOnlyDictionary<string, string> LocalFiles { get; }
+
+    /// <summary>Files that hcl2json could not parse.</summary>
+    public IReadOnlyList<InfraDiagnostic> ParseErrors { get; }
+
+    public IEnumerable<TerraformBlock> Resources => Blocks.Where(block => block.Kind == "resource");
+
+    public IEnumerable<TerraformBlock> DataSources => Blocks.Where(block => block.Kind == "data");
+
+    public IEnumerable<TerraformBlock> Variables => Blocks.Where(block => block.Kind == "variable");
+
+    public IEnumerable<TerraformBlock> Modules => Blocks.Where(block => block.Kind == "module");
+
+    public TerraformBlock Resource(string type, string name) =>
+        Resources.SingleOrDefault(block => block.Type == type && block.Name == name)
+        ?? throw new InvalidOperationException($"The Terraform stack has no {type}.{name}.");
+
+    public static async Task<TerraformConfiguration> LoadAsync(string directory, CancellationToken cancellationToken)
+    {
+        string script = Path.Combine(AppContext.BaseDirectory, "hcl2json.js");
+        ProcessResult result = await ExternalProcess.RunAsync(
+            "node", [script, RepositoryLayout.Hcl2JsonPackage, directory], directory, cancellationToken);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"hcl2json failed ({result.ExitCode}): {result.StandardError}");
+        }
+
+        using JsonDocument document = JsonDocument.Parse(result.StandardOutput);
+        var blocks = new List<TerraformBlock>();
+        var locals = new Dictionary<string, JsonElement>();
+        var localFiles = new Dictionary<string, string>();
+        var parseErrors = new List<InfraDiagnostic>();
+        if (document.RootElement.GetArrayLength() == 0)
+        {
+            parseErrors.Add(new InfraDiagnostic(directory, "no .tf files"));
+        }
+        foreach (JsonElement file in document.RootElement.EnumerateArray())
+        {
+            string fileName = file.GetProperty("file").GetString()!;
+            if (file.TryGetProperty("error", out JsonElement error))
+            {
+                parseErrors.Add(new InfraDiagnostic(fileName, $"HCL parse error: {error.GetString()}"));
+                continue;
+            }
+            foreach (JsonProperty section in file.GetProperty("body").EnumerateObject())
+            {
+                AddSection(fileName, section, blocks, locals, localFiles, parseErrors);
+            }
+        }
+        return new TerraformConfiguration(blocks, locals, localFiles, parseErrors);
+    }
+
+    private static void AddSection(string file, JsonProperty section, List<TerraformBlock> blocks, Dictionary<string, JsonElement> locals, Dictionary<string, string> localFiles, List<InfraDiagnostic> errors)
+    {
+        switch (section.Name)
+        {
+            case "resource" or "data":
+                foreach (JsonProperty type in section.Value.EnumerateObject())
+                {
+                    foreach (JsonProperty name in type.Value.EnumerateObject())
+                    {
+                        blocks.AddRange(name.Value.EnumerateArray().Select(body => new TerraformBlock(file, section.Name, type.Name, name.Name, body.Clone())));
+                    }
+                }
+                break;
+            case "variable" or "output" or "module" or "provider":
+                foreach (JsonProperty name in section.Value.EnumerateObject())
+                {
+                    string type = section.Name == "provider" ? name.Name : "";
+                    blocks.AddRange(name.Value.EnumerateArray().Select(body => new TerraformBlock(file, section.Name, type, name.Name, body.Clone())));
+                }
+                break;
+            case "terraform":
+                blocks.AddRange(section.Value.EnumerateArray().Select(body => new TerraformBlock(file, "terraform", "", "terraform", body.Clone())));
+                break;
+            case "locals":
+                foreach (JsonElement localsBlock in section.Value.EnumerateArray())
+                {
+                    foreach (JsonProperty local in localsBlock.EnumerateObject())
+                    {
+                        if (!locals.TryAdd(local.Name, local.Value.Clone()))
+                        {
+                            errors.Add(new InfraDiagnostic(file, $"local.{local.Name} is declared twice"));
+                        }
+                        localFiles.TryAdd(local.Name, file);
+                    }
+                }
+                break;
+            default:
+                errors.Add(new InfraDiagnostic(file, $"unexpected top-level block '{section.Name}'"));
+                break;
+        }
+    }
+}
