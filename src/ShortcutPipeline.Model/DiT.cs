@@ -407,13 +407,17 @@ public sealed class DiT : Module<Tensor, Tensor, Tensor, Tensor, Tensor>
     public static DiTConfig Small(int inputSize = 32, int inChannels = 1, int numClasses = 10) =>
         new() { Name = "DiT-Small/4", InputSize = inputSize, InChannels = inChannels, PatchSize = 4, HiddenSize = 192, Depth = 6, NumHeads = 6, NumClasses = numClasses };
 
+    /// <summary>CPU-sized, the embedded default model: hidden 128, depth 6, 4 heads, patch 4 at 28x28 (about 1.7M parameters).</summary>
+    public static DiTConfig Mini(int inputSize = 28, int inChannels = 1, int numClasses = 10) =>
+        new() { Name = "DiT-Mini/4", InputSize = inputSize, InChannels = inChannels, PatchSize = 4, HiddenSize = 128, Depth = 6, NumHeads = 4, NumClasses = numClasses };
+
     /// <summary>CPU-sized for tests: hidden 96, depth 4, 4 heads, patch 2 (well under 1M parameters).</summary>
     public static DiTConfig Tiny(int inputSize = 16, int inChannels = 1, int numClasses = 10) =>
         new() { Name = "DiT-Tiny/2", InputSize = inputSize, InChannels = inChannels, PatchSize = 2, HiddenSize = 96, Depth = 4, NumHeads = 4, NumClasses = numClasses };
 
     /// <summary>
     /// A preset's default configuration by name (case-insensitive): DiT-XL/2, DiT-B/2, DiT-S/4, DiT-Small/4,
-    /// DiT-Tiny/2. Adjust the data-dependent fields with a <c>with</c> expression.
+    /// DiT-Mini/4, DiT-Tiny/2. Adjust the data-dependent fields with a <c>with</c> expression.
     /// </summary>
     public static DiTConfig Preset(string name) => name.ToLowerInvariant() switch
     {
@@ -421,9 +425,10 @@ public sealed class DiT : Module<Tensor, Tensor, Tensor, Tensor, Tensor>
         "dit-b/2" or "b2" => B2(),
         "dit-s/4" or "s4" => S4(),
         "dit-small/4" or "small" => Small(),
+        "dit-mini/4" or "mini" => Mini(),
         "dit-tiny/2" or "tiny" => Tiny(),
         _ => throw new ArgumentException($"Unknown model preset \"{name}\". Known presets: {string.Join(", ", PresetNames)}."),
     };
 
-    public static IReadOnlyList<string> PresetNames { get; } = ["DiT-XL/2", "DiT-B/2", "DiT-S/4", "DiT-Small/4", "DiT-Tiny/2"];
+    public static IReadOnlyList<string> PresetNames { get; } = ["DiT-XL/2", "DiT-B/2", "DiT-S/4", "DiT-Small/4", "DiT-Mini/4", "DiT-Tiny/2"];
 }
