@@ -3,15 +3,15 @@ using System.Diagnostics;
 namespace ShortcutPipeline.Cli;
 
 /// <summary>
-/// A one-line progress bar on standard error: redrawn in place on a terminal, printed every 10% otherwise
-/// (CI logs, pipes).
+/// A one-line progress bar on standard error: redrawn in place on a terminal; otherwise (CI logs, pipes) printed
+/// at every 10% and at least every 30 seconds.
 /// </summary>
 public sealed class ConsoleProgress(string label, long total) : IDisposable
 {
     private const int BarWidth = 30;
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private readonly bool interactive = !Console.IsErrorRedirected;
-    private TimeSpan lastDraw = TimeSpan.MinValue;
+    private TimeSpan? lastDraw;
     private long lastTenth = -1;
     private string lastLine = "";
 
@@ -21,13 +21,14 @@ public sealed class ConsoleProgress(string label, long total) : IDisposable
         bool finished = done >= total;
         if (interactive)
         {
-            if (!finished && clock.Elapsed - lastDraw < TimeSpan.FromMilliseconds(200)) return;
+            if (!finished && clock.Elapsed - lastDraw < TimeSpan.FromMilliseconds(200)) return;   // null compares false
             lastDraw = clock.Elapsed;
         }
         else
         {
-            if (tenth == lastTenth && !finished) return;
+            if (tenth == lastTenth && !finished && clock.Elapsed - lastDraw < TimeSpan.FromSeconds(30)) return;
             lastTenth = tenth;
+            lastDraw = clock.Elapsed;
         }
         int filled = total == 0 ? BarWidth : (int)(BarWidth * Math.Min(done, total) / total);
         var eta = done > 0 && !finished ? TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds * (total - done) / done) : TimeSpan.Zero;
