@@ -79,7 +79,7 @@ public sealed class TrainingLauncher
         {
             // The id is another run's: record the rejection under one derived from the content.
             string derived = "rejected-" + read.ContentHash[..24];
-            IReadOnlyList<string> reasons = [TakenReason(run), .. read.Reasons];
+            IReadOnlyList<string> reasons = [TakenRunIdReason(run), .. read.Reasons];
             (run, created) = await runs.RecordRejectedAsync(derived, read.Model, message, read.ContentHash, reasons, trigger, cancellationToken)
                 .ConfigureAwait(false);
         }
@@ -100,7 +100,7 @@ public sealed class TrainingLauncher
         (TrainingRun run, bool created) = await runs.CreateAsync(request, trigger, datasetFingerprint, cancellationToken).ConfigureAwait(false);
         if (!created && !string.Equals(run.ConfigurationFingerprint, request.ConfigurationFingerprint(), StringComparison.Ordinal))
         {
-            return new LaunchResult { Outcome = LaunchOutcome.Conflict, RunId = run.RunId, Run = run, Reasons = [TakenReason(run)] };
+            return new LaunchResult { Outcome = LaunchOutcome.Conflict, RunId = run.RunId, Run = run, Reasons = [TakenRunIdReason(run)] };
         }
 
         if (!created && (run.Enqueued || run.State != TrainingRunState.Queued))
@@ -122,6 +122,7 @@ public sealed class TrainingLauncher
         return new LaunchResult { Outcome = created ? LaunchOutcome.Launched : LaunchOutcome.Duplicate, RunId = run.RunId, Run = run };
     }
 
-    private static string TakenReason(TrainingRun run) => string.Create(CultureInfo.InvariantCulture,
+    /// <summary>The reason given when a request uses the run id of <paramref name="run"/>, which trains something else.</summary>
+    public static string TakenRunIdReason(TrainingRun run) => string.Create(CultureInfo.InvariantCulture,
         $"$.runId \"{run.RunId}\" is taken: another request was launched under it on {run.CreatedAt:u} (it is {run.State.ToString().ToLowerInvariant()}). Launch this request with a new run id, or without one.");
 }
