@@ -12,12 +12,9 @@ public sealed class QualityPromotionTests(AzuriteFixture azurite, ITestOutputHel
     public async Task CheckpointsThatMeetTheBarArePromotedAsTheyAreWritten()
     {
         using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
-        await context.Training.Launcher.LaunchAsync(
-            TrainerTestContext.TinyRequest("good", steps: 4, checkpointEvery: 2, Policy.Replace("{0}", "1e12", StringComparison.Ordinal)), TrainingTrigger.Manual);
 
-        Assert.Equal(TrainingMessageOutcome.Succeeded, await context.Consumer.RunOnceAsync());
+        TrainingRun run = await TrainAsync(context, "good", maxFrechetDistance: "1e12");
 
-        TrainingRun run = (await context.Training.Runs.GetAsync("good"))!;
         Assert.Equal("good-step-4", run.PromotedVersion);
         Assert.True(double.IsFinite(run.Metrics["fd@1"]));
         Assert.True(run.Metrics["bestFd@1"] <= run.Metrics["fd@1"]);
@@ -31,17 +28,23 @@ public sealed class QualityPromotionTests(AzuriteFixture azurite, ITestOutputHel
     public async Task ARunThatNeverMeetsTheBarSucceedsWithoutPromotionAndSaysWhy()
     {
         using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
-        await context.Training.Launcher.LaunchAsync(
-            TrainerTestContext.TinyRequest("poor", steps: 4, checkpointEvery: 2, Policy.Replace("{0}", "1e-9", StringComparison.Ordinal)), TrainingTrigger.Manual);
 
-        Assert.Equal(TrainingMessageOutcome.Succeeded, await context.Consumer.RunOnceAsync());
+        TrainingRun run = await TrainAsync(context, "poor", maxFrechetDistance: "1e-9");
 
-        TrainingRun run = (await context.Training.Runs.GetAsync("poor"))!;
         Assert.Equal(TrainingRunState.Succeeded, run.State);
         Assert.Null(run.PromotedVersion);
         Assert.StartsWith("No checkpoint met the promotion bar: the best Fréchet distance at 1 steps was", run.PromotionNote, StringComparison.Ordinal);
         Assert.Null(await context.LatestAsync());
         Assert.NotNull(await context.Training.Registry.GetVersionAsync("fashion", "poor-step-4"));
         Assert.Null(await context.Training.Registry.GetVersionAsync("fashion", "poor-step-2"));
+    }
+
+    // Trains 4 steps with a checkpoint every 2 under a bar at budget 1; the run must succeed.
+    private static async Task<TrainingRun> TrainAsync(TrainerTestContext context, string runId, string maxFrechetDistance)
+    {
+        string policy = Policy.Replace("{0}", maxFrechetDistance, StringComparison.Ordinal);
+        await context.Training.Launcher.LaunchAsync(TrainerTestContext.TinyRequest(runId, steps: 4, checkpointEvery: 2, policy), TrainingTrigger.Manual);
+        Assert.Equal(TrainingMessageOutcome.Succeeded, await context.Consumer.RunOnceAsync());
+        return (await context.Training.Runs.GetAsync(runId))!;
     }
 }

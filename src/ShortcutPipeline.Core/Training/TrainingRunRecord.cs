@@ -2,6 +2,7 @@ using System.Runtime.Serialization;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
+using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Core.Training;
 
@@ -57,8 +58,8 @@ internal sealed class TrainingRunRecord : ITableEntity
     [IgnoreDataMember]
     public IReadOnlyList<string> Reasons
     {
-        get => ReasonsJson is null ? [] : JsonSerializer.Deserialize<string[]>(ReasonsJson) ?? [];
-        set => ReasonsJson = value.Count == 0 ? null : JsonSerializer.Serialize(value);
+        get => TableJson.ReadStrings(ReasonsJson);
+        set => ReasonsJson = TableJson.WriteStrings(value);
     }
 
     [IgnoreDataMember]
