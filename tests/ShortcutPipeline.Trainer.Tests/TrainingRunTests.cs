@@ -3,6 +3,8 @@ using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Testing;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace ShortcutPipeline.Trainer.Tests;
 
@@ -77,6 +79,56 @@ public sealed class TrainingRunTests(AzuriteFixture azurite, ITestOutputHelper o
         Assert.Contains("step-2.sampling.safetensors", blobs);
         Assert.Equal(TrainingMessageOutcome.AlreadyFinished, again);
         Assert.Equal(1, (await context.Training.Runs.GetAsync("kept"))!.Attempts);
+        Assert.Equal(0, await context.QueuedMessagesAsync());
+    }
+
+    [Fact]
+    public async Task ARunTrainsOnAnImageFolderUploadedAsBlobs()
+    {
+        using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
+        foreach ((string label, byte shade) in new[] { ("boot", (byte)40), ("shirt", (byte)200) })
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                using var image = new Image<L8>(8, 8, new L8((byte)(shade + i)));
+                using var png = new MemoryStream();
+                await image.SaveAsPngAsync(png);
+                await context.Storage.DatasetsContainer.UploadBlobAsync($"clothes/{label}/{i}.png", new BinaryData(png.ToArray()));
+            }
+        }
+
+        string request = TrainerTestContext.TinyRequest("folder", steps: 2, checkpointEvery: 2)
+            .Replace("\"fashion-mnist\"", "\"blob:clothes\"", StringComparison.Ordinal);
+        await context.Training.Launcher.LaunchAsync(request, TrainingTrigger.Manual);
+
+        Assert.Equal(TrainingMessageOutcome.Succeeded, await context.Consumer.RunOnceAsync());
+        ModelManifest latest = (await context.LatestAsync())!.Manifest;
+        Assert.Equal(("folder-step-2", 2), (latest.Version, latest.NumClasses));
+        CheckpointInfo info = Checkpoint.ReadInfo(await context.DownloadAsync(latest.Checkpoint));
+        Assert.Equal(["boot", "shirt"], info.Config.ClassNames);
+        Assert.StartsWith("blob:", (await context.Training.Runs.GetAsync("folder"))!.DatasetFingerprint, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheLoopModeTakesRequestsOneAfterAnotherUntilStopped()
+    {
+        using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
+        await context.Training.Launcher.LaunchAsync(TrainerTestContext.TinyRequest("first", steps: 2, checkpointEvery: 2), TrainingTrigger.Manual);
+        await context.Training.Launcher.LaunchAsync(TrainerTestContext.TinyRequest("second", steps: 2, checkpointEvery: 2), TrainingTrigger.Manual);
+        using var stop = new CancellationTokenSource();
+
+        Task loop = context.Consumer.RunLoopAsync(stop.Token);
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+        {
+            while ((await context.Training.Runs.ListAsync()).Any(run => run.State != TrainingRunState.Succeeded))
+            {
+                Assert.False(loop.IsCompleted, "The loop ended by itself.");
+                await Task.Delay(100, deadline.Token);
+            }
+        }
+
+        await stop.CancelAsync();
+        await loop.WaitAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(0, await context.QueuedMessagesAsync());
     }
 
