@@ -1,9 +1,6 @@
 using System.Net;
-using System.Text;
-using System.Text.Json;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Http;
-using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Jobs;
 
 namespace ShortcutPipeline.Functions;
@@ -14,7 +11,7 @@ namespace ShortcutPipeline.Functions;
 public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
 {
     /// <summary>The largest request body read (beyond it: 413, nothing recorded). Bodies above the job size limit but below this are rejected by the intake, which records them.</summary>
-    public const int MaxBodyBytes = 1 << 20;
+    public const int MaxBodyBytes = HttpJson.MaxBodyBytes;
 
     /// <summary>
     /// POST /api/jobs with a job (JSON, or base64 of it). 202 Accepted for a new job, 200 OK for a repeated
@@ -27,16 +24,15 @@ public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        string? body = await ReadBodyAsync(request.Body, cancellationToken);
+        string? body = await HttpJson.ReadBodyAsync(request.Body, cancellationToken);
         if (body is null)
         {
-            return await RespondAsync(request, HttpStatusCode.RequestEntityTooLarge,
-                new { error = $"The request body is over {MaxBodyBytes} bytes; a job message may be at most 64 KiB." }, cancellationToken);
+            return await HttpJson.TooLargeAsync(request, "a job message may be at most 64 KiB", cancellationToken);
         }
 
         // The invocation id names a job that has no id of its own: every POST without an id is a new job.
         IntakeResult result = await intake.SubmitAsync(body, request.FunctionContext.InvocationId, cancellationToken);
-        Uri statusUrl = StatusUrl(request.Url, result.JobId);
+        Uri statusUrl = HttpJson.ItemUrl(request.Url, result.JobId);
         HttpStatusCode code = result.Outcome switch
         {
             IntakeOutcome.Accepted => HttpStatusCode.Accepted,
@@ -44,7 +40,7 @@ public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
             _ => HttpStatusCode.BadRequest,
         };
         var answer = new SubmitAnswer(result.JobId, result.Outcome, result.State, statusUrl, result.Reasons);
-        HttpResponseData response = await RespondAsync(request, code, answer, cancellationToken);
+        HttpResponseData response = await HttpJson.RespondAsync(request, code, answer, cancellationToken);
         response.Headers.Add("Location", statusUrl.AbsoluteUri);
         return response;
     }
@@ -59,7 +55,7 @@ public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
         JobStatus? job = await status.GetAsync(id, cancellationToken);
         return job is null
             ? await NotFoundAsync(request, id, cancellationToken)
-            : await RespondAsync(request, HttpStatusCode.OK, job, cancellationToken);
+            : await HttpJson.RespondAsync(request, HttpStatusCode.OK, job, cancellationToken);
     }
 
     /// <summary>POST /api/jobs/{id}/cancel: 200 with the status when cancelled, 409 when it had finished, 404 when unknown.</summary>
@@ -82,49 +78,14 @@ public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
         CancelResult result = await status.CancelAsync(id, cancellationToken);
         return result.Outcome switch
         {
-            CancelOutcome.Cancelled => await RespondAsync(request, HttpStatusCode.OK, result.Status!, cancellationToken),
-            CancelOutcome.AlreadyFinished => await RespondAsync(request, HttpStatusCode.Conflict, result.Status!, cancellationToken),
+            CancelOutcome.Cancelled => await HttpJson.RespondAsync(request, HttpStatusCode.OK, result.Status!, cancellationToken),
+            CancelOutcome.AlreadyFinished => await HttpJson.RespondAsync(request, HttpStatusCode.Conflict, result.Status!, cancellationToken),
             _ => await NotFoundAsync(request, id, cancellationToken),
         };
     }
 
-    // {base}/jobs/{id} next to the submit URL, whatever the host's route prefix is.
-    private static Uri StatusUrl(Uri requestUrl, string jobId)
-    {
-        string path = requestUrl.GetLeftPart(UriPartial.Path).TrimEnd('/');
-        return new Uri(path + "/" + Uri.EscapeDataString(jobId));
-    }
-
     private static Task<HttpResponseData> NotFoundAsync(HttpRequestData request, string id, CancellationToken cancellationToken) =>
-        RespondAsync(request, HttpStatusCode.NotFound, new { error = $"No job has the id \"{id}\"." }, cancellationToken);
-
-    private static async Task<HttpResponseData> RespondAsync<T>(
-        HttpRequestData request, HttpStatusCode code, T body, CancellationToken cancellationToken)
-    {
-        HttpResponseData response = request.CreateResponse(code);
-        response.Headers.Add("Content-Type", "application/json; charset=utf-8");
-        await response.WriteStringAsync(JsonSerializer.Serialize(body, PipelineJson.Options), cancellationToken, Encoding.UTF8);
-        return response;
-    }
-
-    // Null when the body is over MaxBodyBytes.
-    private static async Task<string?> ReadBodyAsync(Stream body, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > MaxBodyBytes)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
+        HttpJson.RespondAsync(request, HttpStatusCode.NotFound, new { error = $"No job has the id \"{id}\"." }, cancellationToken);
 
     /// <summary>The body of a submit response.</summary>
     /// <param name="Id">The job id (for a rejection: the id its record has).</param>

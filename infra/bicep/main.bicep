@@ -52,6 +52,15 @@ param functionsMaximumInstanceCount int = 40
 @description('The .NET version of the Functions app\'s isolated worker.')
 param functionsDotnetVersion string = '10.0'
 
+@description('NCRONTAB schedule (six fields, seconds first) of the training timer function (app setting Training__Schedule).')
+param trainingSchedule string = '0 0 3 * * *'
+
+@description('How long after a model\'s last successful training run a new one is due, as a TimeSpan (Training__Interval).')
+param trainingInterval string = '7.00:00:00'
+
+@description('The training request (JSON without a runId) the timer launches (Training__Request); empty: none. The default trains on the Fashion-MNIST IDX files uploaded to datasets/fashion-mnist/.')
+param trainingRequest string = '{"model":"fashion","preset":"DiT-Small/4","dataset":"blob:fashion-mnist","steps":20000,"batchSize":128,"checkpointEvery":1000}'
+
 @description('Tag of the worker and trainer images in the registry (see infra/README.md for building them).')
 param imageTag string = 'latest'
 
@@ -145,6 +154,9 @@ module functions 'modules/functions.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     maximumInstanceCount: functionsMaximumInstanceCount
     dotnetVersion: functionsDotnetVersion
+    trainingSchedule: trainingSchedule
+    trainingInterval: trainingInterval
+    trainingRequest: trainingRequest
   }
 }
 

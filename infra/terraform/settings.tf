@@ -22,6 +22,10 @@ locals {
       AzureWebJobsStorage__tableServiceUri = azurerm_storage_account.main.primary_table_endpoint
       AzureWebJobsStorage__credential      = "managedidentity"
       AzureWebJobsStorage__clientId        = azurerm_user_assigned_identity.app["functions"].client_id
+      # The training timer's settings (TrainingScheduleOptions, section "Training"); the host needs Training__Schedule to start.
+      Training__Schedule = var.training_schedule
+      Training__Interval = var.training_interval
+      Training__Request  = var.training_request
     }
     worker = {
       ShortcutStorage__clientId             = azurerm_user_assigned_identity.app["worker"].client_id

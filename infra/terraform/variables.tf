@@ -83,6 +83,24 @@ variable "functions_dotnet_version" {
   description = "The .NET version of the Functions app's isolated worker."
 }
 
+variable "training_schedule" {
+  type        = string
+  default     = "0 0 3 * * *"
+  description = "NCRONTAB schedule (six fields, seconds first) of the training timer function (app setting Training__Schedule)."
+}
+
+variable "training_interval" {
+  type        = string
+  default     = "7.00:00:00"
+  description = "How long after a model's last successful training run a new one is due, as a TimeSpan (Training__Interval)."
+}
+
+variable "training_request" {
+  type        = string
+  default     = "{\"model\":\"fashion\",\"preset\":\"DiT-Small/4\",\"dataset\":\"blob:fashion-mnist\",\"steps\":20000,\"batchSize\":128,\"checkpointEvery\":1000}"
+  description = "The training request (JSON without a runId) the timer launches (Training__Request); empty: none. The default trains on the Fashion-MNIST IDX files uploaded to datasets/fashion-mnist/."
+}
+
 variable "image_tag" {
   type        = string
   default     = "latest"

@@ -6,6 +6,7 @@ using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Core.Training;
 
 namespace ShortcutPipeline.Core;
 
@@ -17,7 +18,9 @@ public static class PipelineServiceCollectionExtensions
     /// <see cref="PipelineStorageClients.FromConfiguration"/>), the options <see cref="PipelineStorageOptions"/>,
     /// <see cref="GenerationJobLimits"/> and <see cref="JobStatusOptions"/> (bound from their sections), and the
     /// singletons <see cref="ModelRegistry"/>, <see cref="JobIntake"/>, <see cref="JobStatusService"/>,
-    /// <see cref="JobProgress"/> and <see cref="JobCallbackClient"/>. Storage settings are read when the
+    /// <see cref="JobProgress"/> and <see cref="JobCallbackClient"/>, and for training <see cref="TrainingScheduleOptions"/>
+    /// (section "Training"), <see cref="TrainingRunStore"/>, <see cref="TrainingDatasets"/>, <see cref="TrainingLauncher"/> and
+    /// <see cref="TrainingScheduler"/>. Storage settings are read when the
     /// storage is first resolved, so a missing setting fails then, with a message naming the settings.
     /// </summary>
     public static IServiceCollection AddShortcutPipelineCore(this IServiceCollection services, IConfiguration configuration)
@@ -32,6 +35,8 @@ public static class PipelineServiceCollectionExtensions
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<PipelineStorageOptions>>().Value);
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<GenerationJobLimits>>().Value);
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<JobStatusOptions>>().Value);
+        services.AddOptions<TrainingScheduleOptions>().Bind(configuration.GetSection(TrainingScheduleOptions.SectionName));
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<TrainingScheduleOptions>>().Value);
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(_ => PipelineStorageClients.FromConfiguration(configuration));
@@ -41,6 +46,10 @@ public static class PipelineServiceCollectionExtensions
         services.TryAddSingleton<JobStatusService>();
         services.TryAddSingleton<JobProgress>();
         services.TryAddSingleton<JobIntake>();
+        services.TryAddSingleton<TrainingRunStore>();
+        services.TryAddSingleton<TrainingDatasets>();
+        services.TryAddSingleton<TrainingLauncher>();
+        services.TryAddSingleton<TrainingScheduler>();
         return services;
     }
 }

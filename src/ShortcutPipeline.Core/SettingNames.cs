@@ -24,4 +24,16 @@ public static class SettingNames
 
     /// <summary>Azure: the client id of the user-assigned managed identity (absent: the system-assigned one).</summary>
     public const string StorageClientId = StorageNames.ConnectionName + "__clientId";
+
+    /// <summary>
+    /// The Functions app: the NCRONTAB schedule of the training timer (six fields, seconds first), read by the host as
+    /// <c>%Training:Schedule%</c>; it must be set or the Functions host does not start. See <c>TrainingScheduleOptions</c>.
+    /// </summary>
+    public const string TrainingSchedule = "Training__Schedule";
+
+    /// <summary>The Functions app: how long after the last successful run of a model a new one is due (a TimeSpan, e.g. 7.00:00:00).</summary>
+    public const string TrainingInterval = "Training__Interval";
+
+    /// <summary>The Functions app: the training request (JSON, without a run id) that the timer launches; empty: none.</summary>
+    public const string TrainingRequest = "Training__Request";
 }

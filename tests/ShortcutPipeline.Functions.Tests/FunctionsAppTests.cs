@@ -62,6 +62,8 @@ public sealed class FunctionsAppTests(AzuriteFixture azurite) : IClassFixture<Az
 
         JobHttpFunctions http = ActivatorUtilities.CreateInstance<JobHttpFunctions>(provider);
         ActivatorUtilities.CreateInstance<JobQueueFunction>(provider);
+        ActivatorUtilities.CreateInstance<TrainingHttpFunctions>(provider);
+        ActivatorUtilities.CreateInstance<TrainingScheduleFunction>(provider);
         var response = (TestHttpResponseData)await http.GetAsync(
             new TestHttpRequestData("GET", new Uri("http://localhost/api/jobs/none")), "none", CancellationToken.None);
 

@@ -22,6 +22,22 @@ param dotnetVersion string
 @maxValue(1000)
 param maximumInstanceCount int
 
+@description('NCRONTAB schedule of the training timer.')
+param trainingSchedule string
+
+@description('Interval after which a model\'s training run is due (TimeSpan).')
+param trainingInterval string
+
+@description('The training request the timer launches (JSON); empty: none.')
+param trainingRequest string
+
+// The training timer's settings (TrainingScheduleOptions, section "Training"); the host needs Training__Schedule to start.
+var trainingSettings = [
+  { name: 'Training__Schedule', value: trainingSchedule }
+  { name: 'Training__Interval', value: trainingInterval }
+  { name: 'Training__Request', value: trainingRequest }
+]
+
 var hostStorageSettings = [
   { name: 'AzureWebJobsStorage__blobServiceUri', value: blobServiceUri }
   { name: 'AzureWebJobsStorage__queueServiceUri', value: queueServiceUri }
@@ -33,7 +49,8 @@ var hostStorageSettings = [
 var appSettings nameValue[] = concat(
   hostStorageSettings,
   [{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }],
-  shortcutStorageSettings(blobServiceUri, queueServiceUri, tableServiceUri, identity.clientId)
+  shortcutStorageSettings(blobServiceUri, queueServiceUri, tableServiceUri, identity.clientId),
+  trainingSettings
 )
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

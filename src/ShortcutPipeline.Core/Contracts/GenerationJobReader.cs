@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -27,12 +26,6 @@ public sealed partial class GenerationJobReader
     private const string ClassShape = "{ \"label\": ..., \"count\": ... }";
     private const string ItemShape = "{ \"label\": ..., \"seed\": ... }";
     private const string NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit";
-
-    private static readonly JsonDocumentOptions DocumentOptions = new()
-    {
-        MaxDepth = 32,
-        AllowDuplicateProperties = false,
-    };
 
     private readonly GenerationJobLimits limits;
 
@@ -80,10 +73,10 @@ public sealed partial class GenerationJobReader
             // Past a few times the limit, do not even parse: the size alone decides.
             if (messageBytes <= Math.Max(4L * limits.MaxMessageBytes, 1 << 20))
             {
-                using JsonDocument? document = Parse(message, reasons, out wasBase64);
+                using JsonDocument? document = JsonMessage.Parse(message, reasons, out wasBase64);
                 if (document is not null)
                 {
-                    contentHash = HashOf(document.RootElement);
+                    contentHash = JsonMessage.HashOf(document.RootElement);
                     ValidateRoot(document.RootElement, draft, reasons);
                 }
             }
@@ -151,79 +144,6 @@ public sealed partial class GenerationJobReader
 
     internal static string HashOf(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
-    // The hash of the JSON re-written compactly, so plain and base64 forms (and whitespace) of one job agree.
-    private static string HashOf(JsonElement root)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            root.WriteTo(writer);
-        }
-
-        return HashOf(buffer.WrittenSpan);
-    }
-
-    private static JsonDocument? Parse(string message, ReasonList reasons, out bool wasBase64)
-    {
-        wasBase64 = false;
-        string? jsonError = TryParse(message, out JsonDocument? document);
-        if (document is not null)
-        {
-            return document;
-        }
-
-        string trimmed = message.Trim();
-        byte[] decoded = new byte[trimmed.Length];
-        if (trimmed.Length % 4 == 0 && Convert.TryFromBase64String(trimmed, decoded, out int length))
-        {
-            string? decodedText = TryDecodeUtf8(decoded.AsSpan(0, length));
-            if (decodedText is null)
-            {
-                reasons.Add($"The message is neither JSON ({jsonError}) nor base64 of JSON (it decodes to {length} bytes that are not UTF-8 text).");
-                return null;
-            }
-
-            string? decodedError = TryParse(decodedText, out document);
-            if (document is not null)
-            {
-                wasBase64 = true;
-                return document;
-            }
-
-            reasons.Add($"The message is neither JSON ({jsonError}) nor base64 of JSON (its base64 decodes to text that is not JSON: {decodedError}).");
-            return null;
-        }
-
-        reasons.Add($"The message is not valid JSON: {jsonError}");
-        return null;
-    }
-
-    private static string? TryParse(string text, out JsonDocument? document)
-    {
-        try
-        {
-            document = JsonDocument.Parse(text, DocumentOptions);
-            return null;
-        }
-        catch (JsonException exception)
-        {
-            document = null;
-            return exception.Message;
-        }
-    }
-
-    private static string? TryDecodeUtf8(ReadOnlySpan<byte> bytes)
-    {
-        try
-        {
-            return new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            return null;
-        }
-    }
-
     private void ValidateRoot(JsonElement root, Draft draft, ReasonList reasons)
     {
         if (root.ValueKind != JsonValueKind.Object)
@@ -232,12 +152,12 @@ public sealed partial class GenerationJobReader
             return;
         }
 
-        CheckKnownProperties(root, "$", RootProperties, reasons);
+        JsonMessage.CheckKnownProperties(root, "$", RootProperties, reasons);
         ReadId(root, draft, reasons);
         ReadModel(root, draft, reasons);
 
-        bool hasClasses = TryGetPresent(root, "classes", out JsonElement classes);
-        bool hasItems = TryGetPresent(root, "items", out JsonElement items);
+        bool hasClasses = JsonMessage.TryGetPresent(root, "classes", out JsonElement classes);
+        bool hasItems = JsonMessage.TryGetPresent(root, "items", out JsonElement items);
         if (hasClasses && hasItems)
         {
             reasons.Add("The job has both $.classes and $.items; give exactly one of them.");
@@ -259,7 +179,7 @@ public sealed partial class GenerationJobReader
 
         ReadSteps(root, draft, reasons);
         ReadCfgScale(root, draft, reasons);
-        if (TryGetPresent(root, "seed", out JsonElement seed))
+        if (JsonMessage.TryGetPresent(root, "seed", out JsonElement seed))
         {
             draft.Seed = ReadSeed(seed, "$.seed", reasons);
         }
@@ -271,7 +191,7 @@ public sealed partial class GenerationJobReader
 
     private static void ReadId(JsonElement root, Draft draft, ReasonList reasons)
     {
-        if (!TryGetPresent(root, "id", out JsonElement id))
+        if (!JsonMessage.TryGetPresent(root, "id", out JsonElement id))
         {
             return;
         }
@@ -288,7 +208,7 @@ public sealed partial class GenerationJobReader
 
     private static void ReadModel(JsonElement root, Draft draft, ReasonList reasons)
     {
-        if (!TryGetPresent(root, "model", out JsonElement model))
+        if (!JsonMessage.TryGetPresent(root, "model", out JsonElement model))
         {
             reasons.Add("$.model is required: an object such as { \"name\": \"fashion\" } or { \"name\": \"fashion\", \"version\": \"v3\" }.");
             return;
@@ -300,9 +220,9 @@ public sealed partial class GenerationJobReader
             return;
         }
 
-        CheckKnownProperties(model, "$.model", ModelProperties, reasons);
+        JsonMessage.CheckKnownProperties(model, "$.model", ModelProperties, reasons);
         string? name = null;
-        if (!TryGetPresent(model, "name", out JsonElement nameElement))
+        if (!JsonMessage.TryGetPresent(model, "name", out JsonElement nameElement))
         {
             reasons.Add("$.model.name is required: the name of a registered model.");
         }
@@ -317,7 +237,7 @@ public sealed partial class GenerationJobReader
 
         string? version = null;
         bool versionValid = true;
-        if (TryGetPresent(model, "version", out JsonElement versionElement))
+        if (JsonMessage.TryGetPresent(model, "version", out JsonElement versionElement))
         {
             if (versionElement.ValueKind == JsonValueKind.String && IsValidModelName(versionElement.GetString()))
             {
@@ -343,7 +263,7 @@ public sealed partial class GenerationJobReader
         foreach ((JsonElement entry, string path) in ObjectEntries(classes, "$.classes", ClassShape, ClassProperties, reasons))
         {
             bool labelValid = TryReadLabel(entry, path, draft, reasons, out int? label);
-            if (!TryGetPresent(entry, "count", out JsonElement countElement))
+            if (!JsonMessage.TryGetPresent(entry, "count", out JsonElement countElement))
             {
                 reasons.Add($"{path}.count is required: how many images of this class (at least 1).");
             }
@@ -386,7 +306,7 @@ public sealed partial class GenerationJobReader
             bool labelValid = TryReadLabel(entry, path, draft, reasons, out int? label);
             long? seed = null;
             bool seedValid = true;
-            if (TryGetPresent(entry, "seed", out JsonElement seedElement))
+            if (JsonMessage.TryGetPresent(entry, "seed", out JsonElement seedElement))
             {
                 seed = ReadSeed(seedElement, path + ".seed", reasons);
                 seedValid = seed is not null;
@@ -428,7 +348,7 @@ public sealed partial class GenerationJobReader
                 continue;
             }
 
-            CheckKnownProperties(entry, entryPath, known, reasons);
+            JsonMessage.CheckKnownProperties(entry, entryPath, known, reasons);
             yield return (entry, entryPath);
         }
     }
@@ -436,7 +356,7 @@ public sealed partial class GenerationJobReader
     private static bool TryReadLabel(JsonElement entry, string path, Draft draft, ReasonList reasons, out int? label)
     {
         label = null;
-        if (!TryGetPresent(entry, "label", out JsonElement element))
+        if (!JsonMessage.TryGetPresent(entry, "label", out JsonElement element))
         {
             return true;
         }
@@ -466,7 +386,7 @@ public sealed partial class GenerationJobReader
     private static void ReadSteps(JsonElement root, Draft draft, ReasonList reasons)
     {
         const string rule = "a power of two from 1 to 128 (1, 2, 4, 8, 16, 32, 64 or 128)";
-        if (!TryGetPresent(root, "steps", out JsonElement steps))
+        if (!JsonMessage.TryGetPresent(root, "steps", out JsonElement steps))
         {
             reasons.Add($"$.steps is required: the number of sampling steps, {rule}.");
         }
@@ -483,7 +403,7 @@ public sealed partial class GenerationJobReader
 
     private static void ReadCfgScale(JsonElement root, Draft draft, ReasonList reasons)
     {
-        if (!TryGetPresent(root, "cfgScale", out JsonElement scale))
+        if (!JsonMessage.TryGetPresent(root, "cfgScale", out JsonElement scale))
         {
             return;
         }
@@ -501,7 +421,7 @@ public sealed partial class GenerationJobReader
 
     private static void ReadPriority(JsonElement root, Draft draft, ReasonList reasons)
     {
-        if (!TryGetPresent(root, "priority", out JsonElement priority))
+        if (!JsonMessage.TryGetPresent(root, "priority", out JsonElement priority))
         {
             return;
         }
@@ -519,7 +439,7 @@ public sealed partial class GenerationJobReader
 
     private static void ReadDeadline(JsonElement root, Draft draft, ReasonList reasons)
     {
-        if (!TryGetPresent(root, "deadline", out JsonElement deadline))
+        if (!JsonMessage.TryGetPresent(root, "deadline", out JsonElement deadline))
         {
             return;
         }
@@ -538,7 +458,7 @@ public sealed partial class GenerationJobReader
 
     private static void ReadCallbackUrl(JsonElement root, Draft draft, ReasonList reasons)
     {
-        if (!TryGetPresent(root, "callbackUrl", out JsonElement callback))
+        if (!JsonMessage.TryGetPresent(root, "callbackUrl", out JsonElement callback))
         {
             return;
         }
@@ -554,27 +474,6 @@ public sealed partial class GenerationJobReader
         else
         {
             reasons.Add($"$.callbackUrl must be an absolute http or https URL (at most 2048 characters); got {JobText.Describe(callback)}.");
-        }
-    }
-
-    // A property that is there and not null: optional properties may be null, which means "absent".
-    private static bool TryGetPresent(JsonElement element, string name, out JsonElement value) =>
-        element.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
-
-    private static void CheckKnownProperties(JsonElement element, string path, string[] known, ReasonList reasons)
-    {
-        foreach (JsonProperty property in element.EnumerateObject())
-        {
-            if (Array.IndexOf(known, property.Name) >= 0)
-            {
-                continue;
-            }
-
-            string? sameButCase = Array.Find(known, k => string.Equals(k, property.Name, StringComparison.OrdinalIgnoreCase));
-            string hint = sameButCase is not null
-                ? $"did you mean \"{sameButCase}\"? Names are case-sensitive"
-                : "allowed here: " + string.Join(", ", known);
-            reasons.Add($"{path}.{JobText.Truncate(property.Name)} is not a known property ({hint}).");
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Runtime.Serialization;
-using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
+using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Core.Contracts;
 
 namespace ShortcutPipeline.Core.Jobs;
@@ -59,8 +59,8 @@ internal sealed class JobStatusRecord : ITableEntity
     [IgnoreDataMember]
     public IReadOnlyList<string> Reasons
     {
-        get => ReasonsJson is null ? [] : JsonSerializer.Deserialize<string[]>(ReasonsJson) ?? [];
-        set => ReasonsJson = value.Count == 0 ? null : JsonSerializer.Serialize(value);
+        get => TableJson.ReadStrings(ReasonsJson);
+        set => ReasonsJson = TableJson.WriteStrings(value);
     }
 
     [IgnoreDataMember]

@@ -73,42 +73,12 @@ internal sealed class JobStatusStore
 
     /// <summary>
     /// Applies <paramref name="change"/> (which returns false to leave the record as it is) and writes the
-    /// record back if its ETag still matches, retrying on the fresh record otherwise. The change may run more
-    /// than once, so it must depend on the record only. Returns the final record (null: no such job) and
-    /// whether this call changed it.
+    /// record back if its ETag still matches, retrying on the fresh record otherwise (see
+    /// <see cref="OptimisticTableUpdate"/>). Returns the final record (null: no such job) and whether this call changed it.
     /// </summary>
-    public async Task<(JobStatusRecord? Record, bool Changed)> UpdateAsync(
-        string jobId, Func<JobStatusRecord, bool> change, CancellationToken cancellationToken)
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            JobStatusRecord? record = await GetAsync(jobId, cancellationToken).ConfigureAwait(false);
-            if (record is null || !change(record))
-            {
-                return (record, false);
-            }
-
-            record.UpdatedAt = time.GetUtcNow();
-            try
-            {
-                Response response = await table
-                    .UpdateEntityAsync(record, record.ETag, TableUpdateMode.Replace, cancellationToken)
-                    .ConfigureAwait(false);
-                record.ETag = response.Headers.ETag ?? default;
-                return (record, true);
-            }
-            catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.PreconditionFailed)
-            {
-                if (attempt >= maxAttempts)
-                {
-                    throw new InvalidOperationException(
-                        $"The status of job {jobId} changed under every one of {maxAttempts} attempts to update it.", exception);
-                }
-
-                // Spread the writers out a little so that one of them wins the next round.
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(0, Math.Min(50, 2 * attempt) + 1)), cancellationToken)
-                    .ConfigureAwait(false);
-            }
-        }
-    }
+    public Task<(JobStatusRecord? Record, bool Changed)> UpdateAsync(
+        string jobId, Func<JobStatusRecord, bool> change, CancellationToken cancellationToken) =>
+        OptimisticTableUpdate.UpdateAsync<JobStatusRecord>(
+            table, jobId, JobStatusRecord.JobRowKey, change, record => record.UpdatedAt = time.GetUtcNow(), maxAttempts,
+            $"status of job {jobId}", cancellationToken);
 }

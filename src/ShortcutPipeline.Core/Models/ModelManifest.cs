@@ -29,10 +29,19 @@ public sealed record ModelManifest
     /// <summary>Evaluation metrics (e.g. "fid" per step count), for deciding promotions.</summary>
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
 
+    /// <summary>The training run that made this version (null for versions registered by hand).</summary>
+    public TrainingRunReference? TrainedBy { get; init; }
+
     /// <summary>Any other properties of the manifest JSON, kept as they were.</summary>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? AdditionalProperties { get; init; }
 }
+
+/// <summary>Which training run, and which step of it, a version comes from.</summary>
+/// <param name="RunId">The run id.</param>
+/// <param name="LaunchedAt">When the run was launched (its record's creation time).</param>
+/// <param name="Step">The training step of the checkpoint.</param>
+public sealed record TrainingRunReference(string RunId, DateTimeOffset LaunchedAt, long Step);
 
 /// <summary>A manifest as read from storage, with the ETag of its blob (for conditional promotion).</summary>
 /// <param name="Manifest">The manifest.</param>

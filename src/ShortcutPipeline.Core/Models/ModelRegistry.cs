@@ -117,6 +117,70 @@ public sealed class ModelRegistry
     }
 
     /// <summary>
+    /// Makes <paramref name="manifest"/> the latest version unless the latest is newer (see <see cref="IsNewer"/>):
+    /// reads latest.json, and promotes with its ETag when <paramref name="manifest"/> is newer; when another promoter
+    /// gets in between, it compares against the winner and tries again only if it is still newer. The version is
+    /// registered (pinnable) in any case. <see cref="PromotionResult.Promoted"/> is true when the manifest is the
+    /// latest afterwards, also when it was the latest already (a repeated promotion).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">latest.json changed under every one of <paramref name="maxAttempts"/> attempts.</exception>
+    public async Task<PromotionResult> PromoteIfNewerAsync(
+        ModelManifest manifest, int maxAttempts = 20, CancellationToken cancellationToken = default)
+    {
+        manifest = await RegisterVersionAsync(manifest, cancellationToken).ConfigureAwait(false);
+        ModelManifestEntry? latest = await GetLatestAsync(manifest.Model, cancellationToken).ConfigureAwait(false);
+        for (int attempt = 1; attempt <= maxAttempts; attempt++)
+        {
+            if (latest is not null && string.Equals(latest.Manifest.Version, manifest.Version, StringComparison.Ordinal))
+            {
+                return new PromotionResult(true, latest);
+            }
+
+            if (latest is not null && !IsNewer(manifest, latest.Manifest))
+            {
+                return new PromotionResult(false, latest);
+            }
+
+            PromotionResult result = await PromoteAsync(manifest, latest?.ETag, cancellationToken).ConfigureAwait(false);
+            if (result.Promoted)
+            {
+                return result;
+            }
+
+            latest = result.Latest;
+        }
+
+        throw new InvalidOperationException(
+            $"The latest version of model {manifest.Model} changed under every one of {maxAttempts} attempts to promote {manifest.Version}.");
+    }
+
+    /// <summary>
+    /// The order of promotion: true when <paramref name="candidate"/> is newer than <paramref name="current"/>.
+    /// Versions of one training run are ordered by step. Otherwise a version's time is its run's launch time
+    /// (<see cref="ModelManifest.TrainedBy"/>), or, for a version registered by hand, its
+    /// <see cref="ModelManifest.CreatedAt"/>: a run launched later is newer, whatever order the runs finish in.
+    /// Equal times fall back to the step and then to the version name (ordinal), so the order is total.
+    /// </summary>
+    public static bool IsNewer(ModelManifest candidate, ModelManifest current)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        ArgumentNullException.ThrowIfNull(current);
+        if (candidate.TrainedBy is { } a && current.TrainedBy is { } b && string.Equals(a.RunId, b.RunId, StringComparison.Ordinal))
+        {
+            return a.Step > b.Step;
+        }
+
+        int byTime = (candidate.TrainedBy?.LaunchedAt ?? candidate.CreatedAt).CompareTo(current.TrainedBy?.LaunchedAt ?? current.CreatedAt);
+        if (byTime != 0)
+        {
+            return byTime > 0;
+        }
+
+        int byStep = (candidate.TrainedBy?.Step ?? 0).CompareTo(current.TrainedBy?.Step ?? 0);
+        return byStep != 0 ? byStep > 0 : string.CompareOrdinal(candidate.Version, current.Version) > 0;
+    }
+
+    /// <summary>
     /// Uploads a checkpoint file to <see cref="CheckpointBlobName"/>(model, version, fileName), overwriting
     /// an earlier upload of the same version, and returns its blob name (for <see cref="ModelManifest.Checkpoint"/>).
     /// </summary>
