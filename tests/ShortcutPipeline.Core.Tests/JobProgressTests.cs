@@ -118,6 +118,25 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     }
 
     [Fact]
+    public async Task AWorkItemsImagesAreRecordedInOneUpdateAndOnlyNewOnesCount()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await SubmitAsync(pipeline, "chunked", images: 5);
+
+        ImageRecordResult first = await pipeline.Progress.RecordImagesAsync("chunked", [0, 1, 2]);
+        ImageRecordResult again = await pipeline.Progress.RecordImagesAsync("chunked", [1, 2]);
+        ImageRecordResult overlapping = await pipeline.Progress.RecordImagesAsync("chunked", [2, 3]);
+        ImageRecordResult last = await pipeline.Progress.RecordImagesAsync("chunked", [4]);
+
+        Assert.Equal((ImageRecordOutcome.Recorded, JobState.Running, 3), (first.Outcome, first.State, first.DoneImages));
+        Assert.Equal((ImageRecordOutcome.AlreadyRecorded, 3), (again.Outcome, again.DoneImages));
+        Assert.Equal((ImageRecordOutcome.Recorded, 4), (overlapping.Outcome, overlapping.DoneImages));
+        Assert.Equal((ImageRecordOutcome.CompletedJob, JobState.Completed, 5), (last.Outcome, last.State, last.DoneImages));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImagesAsync("chunked", [1, 5]));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImagesAsync("chunked", []));
+    }
+
+    [Fact]
     public async Task WorkOfCancelledExpiredOrUnknownJobsIsSkipped()
     {
         var clock = new ManualTimeProvider();
