@@ -1,11 +1,3 @@
-using System.CommandLine;
-using ShortcutPipeline.Cli.Commands;
+using ShortcutPipeline.Cli;
 
-var root = new RootCommand("shortcut: train, sample, evaluate and serve shortcut models (Frans et al. 2024, One Step Diffusion via Shortcut Models).")
-{
-    TrainCommand.Create(),
-    SampleCommand.Create(),
-    EvalCommand.Create(),
-    BenchCommand.Create(),
-};
-return await root.Parse(args).InvokeAsync();
+return await ShortcutCli.CreateRootCommand().Parse(args).InvokeAsync();

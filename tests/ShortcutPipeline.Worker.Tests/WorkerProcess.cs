@@ -55,17 +55,9 @@ internal sealed class WorkerProcess : IAsyncDisposable
         };
         start.ArgumentList.Add(AssemblyPath);
         start.Environment[SettingNames.StorageConnection] = connectionString;
-        string section = PipelineStorageOptions.SectionName.Replace(":", "__", StringComparison.Ordinal);
-        foreach (var (name, value) in new Dictionary<string, string>
-                 {
-                     [nameof(storage.JobsQueue)] = storage.JobsQueue, [nameof(storage.WorkQueue)] = storage.WorkQueue,
-                     [nameof(storage.TrainingQueue)] = storage.TrainingQueue, [nameof(storage.ImagesContainer)] = storage.ImagesContainer,
-                     [nameof(storage.CheckpointsContainer)] = storage.CheckpointsContainer,
-                     [nameof(storage.DatasetsContainer)] = storage.DatasetsContainer, [nameof(storage.JobsTable)] = storage.JobsTable,
-                     [nameof(storage.RunsTable)] = storage.RunsTable,
-                 })
+        foreach (var (name, value) in storage.ToSettings())
         {
-            start.Environment[$"{section}__{name}"] = value;
+            start.Environment[name.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
         string workerSection = WorkerOptions.SectionName.Replace(":", "__", StringComparison.Ordinal);
