@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Cli.LocalRun;
@@ -91,7 +90,7 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
     [Fact]
     public async Task OverHttpTheJobIsPostedWithTheFunctionKeyAndTheAnswerDecides()
     {
-        int port = FreePort();
+        int port = LoopbackPorts.Free();
         using var listener = new HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
@@ -147,14 +146,5 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
         await context.Response.OutputStream.WriteAsync(bytes);
         context.Response.Close();
         return (context.Request.Url!.AbsolutePath, context.Request.Headers["x-functions-key"], body);
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

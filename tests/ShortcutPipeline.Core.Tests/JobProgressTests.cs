@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Testing;
@@ -49,7 +48,7 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     {
         TestPipeline pipeline = await CreatePipelineAsync();
         using var listener = new HttpListener();
-        int port = FreePort();
+        int port = LoopbackPorts.Free();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
         await SubmitAsync(pipeline, "called-back", images: 2, callbackUrl: $"http://127.0.0.1:{port}/hooks/done");
@@ -77,7 +76,7 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     {
         TestPipeline pipeline = await CreatePipelineAsync();
         // Nothing listens on this port: the POST is refused.
-        await SubmitAsync(pipeline, "nobody-listens", images: 1, callbackUrl: $"http://127.0.0.1:{FreePort()}/hook");
+        await SubmitAsync(pipeline, "nobody-listens", images: 1, callbackUrl: $"http://127.0.0.1:{LoopbackPorts.Free()}/hook");
 
         ImageRecordResult result = await pipeline.Progress.RecordImageAsync("nobody-listens", 0);
 
@@ -185,14 +184,5 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
 
         IntakeResult result = await pipeline.Intake.SubmitAsync(JsonSerializer.Serialize(job));
         Assert.True(result.Outcome == IntakeOutcome.Accepted, string.Join("; ", result.Reasons));
-    }
-
-    internal static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

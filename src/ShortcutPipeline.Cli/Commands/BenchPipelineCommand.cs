@@ -26,7 +26,7 @@ public static class BenchPipelineCommand
         var preset = new Option<string>("--preset") { Description = "The architecture of the untrained model used when there is no other.", DefaultValueFactory = _ => "DiT-Small/4" };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per sampler batch (the worker's MaxBatchImages; at most 256: one job per batch).", DefaultValueFactory = _ => 64 };
         var steps = new Option<int>("--steps") { Description = "Step budget of every image.", DefaultValueFactory = _ => 4 };
-        var batches = new Option<int>("--batches") { Description = "Timed batches (the pipeline gets as many jobs of one batch each).", DefaultValueFactory = _ => 8 };
+        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many (half before the pipeline, half after), the pipeline gets as many jobs of one batch each.", DefaultValueFactory = _ => 8 };
         var device = CommonOptions.Device();
         var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
         var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
@@ -75,21 +75,22 @@ public static class BenchPipelineCommand
     {
         Device device = CommonOptions.ParseDevice(deviceName);
         ScalarType dtype = Devices.SamplingType(device);
-        string modelName;
-        double samplerImagesPerSecond;
-        int classes;
-        using (var stream = new MemoryStream(checkpoint, writable: false))
-        using (DiT network = Checkpoint.LoadForSampling(stream, device, dtype))
-        {
-            modelName = network.Config.Name;
-            classes = network.Config.NumClasses;
-            await log.WriteLineAsync($"Timing the bare sampler: {batches} batches of {batchSize} at {steps} steps...");
-            samplerImagesPerSecond = TimeSampler(new ShortcutSampler(network), batchSize, steps, batches, device);
-        }
+        using var stream = new MemoryStream(checkpoint, writable: false);
+        using DiT network = Checkpoint.LoadForSampling(stream, device, dtype);
+        var sampler = new ShortcutSampler(network);
+        int classes = network.Config.NumClasses;
+
+        // The bare sampler is timed before and after the pipeline, half the batches each, so that a machine whose
+        // load drifts during the run weighs on both figures alike.
+        int before = Math.Max(1, batches / 2), after = Math.Max(1, batches - before);
+        await log.WriteLineAsync($"Timing the bare sampler: {before} batches of {batchSize} at {steps} steps...");
+        TimeSpan samplerTime = TimeSampler(sampler, batchSize, steps, before, device);
 
         await log.WriteLineAsync("Starting Azurite, the intake and the worker...");
         using AzuriteEmulator emulator = AzuriteEmulator.Start(await ToolsDirectory.FindOrInstallAzuriteAsync(log, cancellationToken));
         string cache = Directory.CreateTempSubdirectory("shortcut-bench-cache-").FullName;
+        double seconds;
+        List<BatchRecord> timed;
         try
         {
             await using LocalPipeline pipeline = await LocalPipeline.StartAsync(emulator.ConnectionString, new PipelineStorageOptions(), worker =>
@@ -103,29 +104,52 @@ public static class BenchPipelineCommand
 
             // One untimed job loads the model and warms up the whole path.
             await RunJobsAsync(pipeline, "warm-up", 1, batchSize, steps, classes, cancellationToken);
-            long batchesBefore = pipeline.Metrics.Snapshot().BatchCount;
+            long batchesBefore = (await MetricsAfterAsync(pipeline, batchSize, cancellationToken)).BatchCount;
             await log.WriteLineAsync($"Timing the pipeline: {batches} jobs of {batchSize} images at {steps} steps...");
             var clock = Stopwatch.StartNew();
             await RunJobsAsync(pipeline, "timed", batches, batchSize, steps, classes, cancellationToken);
-            double seconds = clock.Elapsed.TotalSeconds;
-            WorkerMetricsSnapshot metrics = pipeline.Metrics.Snapshot();
-            List<BatchRecord> timed = metrics.Batches.Skip((int)batchesBefore).ToList();
-            double pipelineImagesPerSecond = batches * batchSize / seconds;
-            return new Report(modelName, device.ToString(), dtype.ToString(), batchSize, steps, batches * batchSize, samplerImagesPerSecond,
-                pipelineImagesPerSecond, seconds, timed.Count, timed.Average(b => b.SamplingTime.TotalSeconds),
-                timed.Average(b => b.StoringTime.TotalSeconds), pipelineImagesPerSecond / samplerImagesPerSecond);
+            seconds = clock.Elapsed.TotalSeconds;
+            timed = (await MetricsAfterAsync(pipeline, (1 + batches) * batchSize, cancellationToken)).Batches.Skip((int)batchesBefore).ToList();
         }
         finally
         {
             Directory.Delete(cache, recursive: true);
         }
+
+        await log.WriteLineAsync($"Timing the bare sampler again: {after} batches...");
+        TimeSpan samplerTimeAfter = TimeSampler(sampler, batchSize, steps, after, device);
+        await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"Bare sampler: {before * batchSize / samplerTime.TotalSeconds:F1} images/s before the pipeline, {after * batchSize / samplerTimeAfter.TotalSeconds:F1} after."));
+        samplerTime += samplerTimeAfter;
+        double samplerImagesPerSecond = (before + after) * batchSize / samplerTime.TotalSeconds;
+        double pipelineImagesPerSecond = batches * batchSize / seconds;
+        return new Report(network.Config.Name, device.ToString(), dtype.ToString(), batchSize, steps, batches * batchSize, samplerImagesPerSecond,
+            pipelineImagesPerSecond, seconds, timed.Count, timed.Average(b => b.SamplingTime.TotalSeconds),
+            timed.Average(b => b.StoringTime.TotalSeconds), pipelineImagesPerSecond / samplerImagesPerSecond);
     }
 
-    private static double TimeSampler(ShortcutSampler sampler, int batchSize, int steps, int batches, Device device)
+    // A batch is counted just after its jobs complete: wait until the worker has counted every image stored.
+    private static async Task<WorkerMetricsSnapshot> MetricsAfterAsync(LocalPipeline pipeline, long imagesStored, CancellationToken cancellationToken)
+    {
+        while (pipeline.Metrics.Snapshot() is var snapshot && snapshot.ImagesStored < imagesStored)
+        {
+            await Task.Delay(20, cancellationToken);
+        }
+
+        return pipeline.Metrics.Snapshot();
+    }
+
+    private static TimeSpan TimeSampler(ShortcutSampler sampler, int batchSize, int steps, int batches, Device device)
     {
         int classes = sampler.Model.Config.NumClasses;
         var requests = Enumerable.Range(0, batchSize).Select(i => new SampleRequest(i % classes, steps, 1.0, i)).ToList();
-        using (sampler.Sample(requests)) { }   // warm-up
+        // Warm-up: the first batches after loading run slower (allocator, lazy initialisation): two batches and a second at least.
+        var warmUp = Stopwatch.StartNew();
+        for (int i = 0; i < 2 || warmUp.Elapsed < TimeSpan.FromSeconds(1); i++)
+        {
+            using SampleResult result = sampler.Sample(requests);
+        }
+
         BenchCommand.Synchronize(device);
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < batches; i++)
@@ -134,7 +158,7 @@ public static class BenchPipelineCommand
         }
 
         BenchCommand.Synchronize(device);
-        return batches * batchSize / clock.Elapsed.TotalSeconds;
+        return clock.Elapsed;
     }
 
     // Enqueues `jobs` jobs of one batch each on the jobs queue and waits until all are completed.

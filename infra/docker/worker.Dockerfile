@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The GPU worker's image. Build from the repository root:
-#   docker build -f src/ShortcutPipeline.Worker/Dockerfile -t shortcut-worker .
+#   docker build -f infra/docker/worker.Dockerfile -t shortcut-worker .
 # TORCH_BACKEND=cuda (the default) bundles libtorch for CUDA (TorchSharp-cuda-linux, CUDA runtime libraries
 # included); the host provides the NVIDIA driver (Container Apps GPU workload profiles do).
 # TORCH_BACKEND=cpu builds a CPU-only image.
