@@ -58,7 +58,6 @@ public sealed class WorkerMetrics : IDisposable
     private readonly Counter<long> failed;
     private readonly Queue<BatchRecord> recent = new();
     private readonly object gate = new();
-    private readonly TimeProvider time;
     private long batchCount;
     private long forwardPassCount;
     private long imagesStored;
@@ -67,13 +66,12 @@ public sealed class WorkerMetrics : IDisposable
     private long failedCount;
     private int? queueDepth;
     private int pendingImages;
-    private DateTimeOffset? firstBatchStartedAt;
-    private DateTimeOffset? lastBatchFinishedAt;
+    private long? firstBatchStarted;   // Stopwatch timestamps: images/s is real elapsed time, whatever clock the worker uses
+    private long? lastBatchFinished;
 
     /// <summary>Metrics on a new meter (from <paramref name="meterFactory"/> when given).</summary>
-    public WorkerMetrics(IMeterFactory? meterFactory = null, TimeProvider? time = null)
+    public WorkerMetrics(IMeterFactory? meterFactory = null)
     {
-        this.time = time ?? TimeProvider.System;
         meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         batches = meter.CreateCounter<long>("shortcut.worker.batches", "{batch}", "Sampler batches run.");
         batchImages = meter.CreateHistogram<int>("shortcut.worker.batch_size", "{image}", "Images per sampler batch.");
@@ -93,7 +91,7 @@ public sealed class WorkerMetrics : IDisposable
     {
         lock (gate)
         {
-            firstBatchStartedAt ??= time.GetUtcNow();
+            firstBatchStarted ??= Stopwatch.GetTimestamp();
         }
     }
 
@@ -112,7 +110,7 @@ public sealed class WorkerMetrics : IDisposable
             batchCount++;
             forwardPassCount += record.ForwardPasses;
             imagesStored += record.ImagesStored;
-            lastBatchFinishedAt = record.FinishedAt;
+            lastBatchFinished = Stopwatch.GetTimestamp();
             recent.Enqueue(record);
             while (recent.Count > KeptBatches)
             {
@@ -159,7 +157,7 @@ public sealed class WorkerMetrics : IDisposable
     {
         lock (gate)
         {
-            double seconds = firstBatchStartedAt is { } start && lastBatchFinishedAt is { } end ? (end - start).TotalSeconds : 0;
+            double seconds = firstBatchStarted is { } start && lastBatchFinished is { } end ? Stopwatch.GetElapsedTime(start, end).TotalSeconds : 0;
             return new WorkerMetricsSnapshot(
                 recent.ToList(), batchCount, forwardPassCount, imagesStored, seconds > 0 ? imagesStored / seconds : 0, queueDepth,
                 Volatile.Read(ref pendingImages), Interlocked.Read(ref poisonedCount), Interlocked.Read(ref skippedCount),

@@ -26,7 +26,7 @@ public static class WorkerServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<SamplingService>();
         services.TryAddSingleton<ImageWriter>();
-        services.TryAddSingleton(sp => new WorkerMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetService<TimeProvider>()));
+        services.TryAddSingleton(sp => new WorkerMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddHostedService<WorkerService>();
         return services;
     }

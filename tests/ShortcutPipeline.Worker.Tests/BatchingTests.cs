@@ -36,6 +36,9 @@ public sealed class BatchingTests(AzuriteFixture azurite) : IClassFixture<Azurit
         await Wait.UntilAsync(() => worker.Metrics.Snapshot().PendingImages == 64, Wait.Long,
             () => $"pending images: {worker.Metrics.Snapshot().PendingImages}");
         Assert.Equal(0, worker.Metrics.Snapshot().BatchCount);
+        // Held messages are invisible but still on the queue: the depth counts them until they are deleted.
+        await Wait.UntilAsync(() => worker.Metrics.Snapshot().QueueDepth == 64, Wait.Long,
+            () => $"queue depth: {worker.Metrics.Snapshot().QueueDepth}");
         clock.Advance(TimeSpan.FromMinutes(1));
         IReadOnlyList<JobStatus> statuses = await Wait.ForJobsAsync(pipeline, jobIds);
         // A batch is counted once all of it is stored, just after its jobs complete.
@@ -50,5 +53,8 @@ public sealed class BatchingTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.All(metrics.Batches, b => Assert.Equal(b.Steps, b.ForwardPasses));
         Assert.Equal(64, metrics.ImagesStored);
         Assert.Equal(Budgets.Sum(), metrics.ForwardPasses);
+        Assert.True(metrics.ImagesPerSecond > 0);
+        await Wait.UntilAsync(() => worker.Metrics.Snapshot().QueueDepth == 0, Wait.Long,
+            () => $"queue depth: {worker.Metrics.Snapshot().QueueDepth}");
     }
 }

@@ -43,7 +43,7 @@ internal sealed class InProcessWorker : IAsyncDisposable
     {
         options ??= TestOptions();
         var sampling = new SamplingService(pipeline.Registry, options);
-        var metrics = new WorkerMetrics(time: time);
+        var metrics = new WorkerMetrics();
         var service = new WorkerService(pipeline.Storage, pipeline.Progress, sampling, new ImageWriter(pipeline.Storage), metrics, options, time);
         await service.StartAsync(CancellationToken.None);
         return new InProcessWorker(service, sampling, metrics, options, options.ModelCacheDirectory);
