@@ -16,8 +16,7 @@ public sealed class BatchingTests(AzuriteFixture azurite) : IClassFixture<Azurit
     public async Task SixtyFourSingleImageItemsOfMixedBudgetsRunAsOneBatchPerBudget()
     {
         var clock = new ManualTimeProvider();
-        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite, clock);
-        await TestModels.RegisterAsync(pipeline, TestModels.Tiny);
+        TestPipeline pipeline = await TestModels.PipelineWithTinyAsync(azurite, clock);
         var jobIds = new List<string>();
         for (int i = 0; i < 64; i++)
         {

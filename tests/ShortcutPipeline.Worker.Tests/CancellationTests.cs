@@ -14,8 +14,7 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
     public async Task ACancelledJobsRowsAreStoppedAndTheRestOfTheBatchFinishes()
     {
         var clock = new ManualTimeProvider();
-        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite, clock);
-        await TestModels.RegisterAsync(pipeline, TestModels.Tiny);
+        TestPipeline pipeline = await TestModels.PipelineWithTinyAsync(azurite, clock);
         await SubmitAsync(pipeline, "keep", null);
         await SubmitAsync(pipeline, "cancel-me", null);
         await using InProcessWorker worker = await StartHeldAsync(pipeline, clock);
@@ -37,8 +36,7 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
     public async Task AJobWhoseDeadlinePassesBeforeItsStepsIsFailedWithTheReason()
     {
         var clock = new ManualTimeProvider();
-        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite, clock);
-        await TestModels.RegisterAsync(pipeline, TestModels.Tiny);
+        TestPipeline pipeline = await TestModels.PipelineWithTinyAsync(azurite, clock);
         await SubmitAsync(pipeline, "no-deadline", null);
         await SubmitAsync(pipeline, "in-a-hurry", clock.GetUtcNow().AddMinutes(30));
         await using InProcessWorker worker = await StartHeldAsync(pipeline, clock);
@@ -58,8 +56,7 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
     [Fact]
     public async Task TheSamplingServiceStopsRowsBetweenStepsAndCountsTheStepsThatRan()
     {
-        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
-        await TestModels.RegisterAsync(pipeline, TestModels.Tiny);
+        TestPipeline pipeline = await TestModels.PipelineWithTinyAsync(azurite);
         WorkerOptions options = InProcessWorker.TestOptions();
         using var sampling = new SamplingService(pipeline.Registry, options);
         LoadedModel model = await sampling.GetModelAsync("tiny", "v1");

@@ -30,8 +30,7 @@ public sealed class EndToEndTests(AzuriteFixture azurite) : IClassFixture<Azurit
     [Fact]
     public async Task PlainAndBase64JobsOnTheQueueEndAsPngsWithTheSamplersPixels()
     {
-        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
-        await TestModels.RegisterAsync(pipeline, TestModels.Tiny);
+        TestPipeline pipeline = await TestModels.PipelineWithTinyAsync(azurite);
         await pipeline.Storage.JobsQueue.SendMessageAsync(PlainJob);
         await pipeline.Storage.JobsQueue.SendMessageAsync(Convert.ToBase64String(Encoding.UTF8.GetBytes(Base64Job)));
 

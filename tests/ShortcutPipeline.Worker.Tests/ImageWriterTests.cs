@@ -24,8 +24,7 @@ public sealed class ImageWriterTests(AzuriteFixture azurite) : IClassFixture<Azu
     [Fact]
     public async Task ARedeliveredWorkItemLeavesTheFirstImagesAndCompletesTheJobOnce()
     {
-        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
-        await TestModels.RegisterAsync(pipeline, TestModels.Tiny);
+        TestPipeline pipeline = await TestModels.PipelineWithTinyAsync(azurite);
         Assert.Equal(IntakeOutcome.Accepted, (await pipeline.Intake.SubmitAsync(
             """{ "id": "twice", "model": { "name": "tiny" }, "classes": [ { "label": 4, "count": 2 } ], "steps": 2, "seed": 3 }""")).Outcome);
         // The same work item a second time, as a redelivery after a crash would bring it; image 1 "exists" from before.

@@ -22,6 +22,14 @@ internal static class TestModels
     /// <summary>A 16x16 model a few times bigger: a batch of 8 images at 64 steps takes about a second on an idle CPU.</summary>
     public static string Slow => SlowFile.Value;
 
+    /// <summary>A test pipeline (on <paramref name="time"/>) with <see cref="Tiny"/> registered as "tiny" "v1", the latest.</summary>
+    public static async Task<TestPipeline> PipelineWithTinyAsync(AzuriteFixture azurite, TimeProvider? time = null)
+    {
+        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite, time);
+        await RegisterAsync(pipeline, Tiny);
+        return pipeline;
+    }
+
     /// <summary>Uploads the model file as <paramref name="model"/> <paramref name="version"/> and makes it the latest.</summary>
     public static async Task<ModelManifest> RegisterAsync(
         TestPipeline pipeline, string path, string model = "tiny", string version = "v1", int? numClasses = 10)
