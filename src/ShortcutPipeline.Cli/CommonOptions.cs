@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using TorchSharp;
+using ShortcutPipeline.Model;
 using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Cli;
@@ -14,21 +14,7 @@ public static class CommonOptions
         DefaultValueFactory = _ => "auto",
     };
 
-    public static Device ParseDevice(string value)
-    {
-        if (value == "auto") return cuda.is_available() ? CUDA : CPU;
-        try
-        {
-            var device = torch.device(value);
-            if (device.type == DeviceType.CUDA && !cuda.is_available())
-                throw new ArgumentException($"--device {value}: CUDA is not available on this machine.");
-            return device;
-        }
-        catch (Exception e) when (e is not ArgumentException)
-        {
-            throw new ArgumentException($"--device {value}: expected cpu, cuda, cuda:N or auto.", e);
-        }
-    }
+    public static Device ParseDevice(string value) => Devices.Parse(value);
 
     /// <summary>"1,4,128" or "1-128" (powers of two from 1 to 128).</summary>
     public static IReadOnlyList<int> ParseInts(string value)

@@ -103,17 +103,8 @@ public sealed class ModelCommandsTests : IDisposable
     [Fact]
     public async Task BadArgumentsFailWithAMessage()
     {
-        var error = new StringWriter();
-        var original = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(2, await Run("train", "--preset", "DiT-Huge/1", "--out", Path.Combine(directory, "bad")));
-        }
-        finally
-        {
-            Console.SetError(original);
-        }
-        Assert.Contains("Unknown model preset", error.ToString());
+        var (code, _, errors) = await CliRunner.RunAsync("train", "--preset", "DiT-Huge/1", "--out", Path.Combine(directory, "bad"));
+        Assert.Equal(2, code);
+        Assert.Contains("Unknown model preset", errors);
     }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Testing;
@@ -49,7 +48,7 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     {
         TestPipeline pipeline = await CreatePipelineAsync();
         using var listener = new HttpListener();
-        int port = FreePort();
+        int port = LoopbackPorts.Free();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
         await SubmitAsync(pipeline, "called-back", images: 2, callbackUrl: $"http://127.0.0.1:{port}/hooks/done");
@@ -77,7 +76,7 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     {
         TestPipeline pipeline = await CreatePipelineAsync();
         // Nothing listens on this port: the POST is refused.
-        await SubmitAsync(pipeline, "nobody-listens", images: 1, callbackUrl: $"http://127.0.0.1:{FreePort()}/hook");
+        await SubmitAsync(pipeline, "nobody-listens", images: 1, callbackUrl: $"http://127.0.0.1:{LoopbackPorts.Free()}/hook");
 
         ImageRecordResult result = await pipeline.Progress.RecordImageAsync("nobody-listens", 0);
 
@@ -115,6 +114,25 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
         Assert.Equal(ImageRecordOutcome.JobNotFound, (await pipeline.Progress.RecordImageAsync("no-such-job", 0)).Outcome);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImageAsync("small", 2));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImageAsync("small", -1));
+    }
+
+    [Fact]
+    public async Task AWorkItemsImagesAreRecordedInOneUpdateAndOnlyNewOnesCount()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await SubmitAsync(pipeline, "chunked", images: 5);
+
+        ImageRecordResult first = await pipeline.Progress.RecordImagesAsync("chunked", [0, 1, 2]);
+        ImageRecordResult again = await pipeline.Progress.RecordImagesAsync("chunked", [1, 2]);
+        ImageRecordResult overlapping = await pipeline.Progress.RecordImagesAsync("chunked", [2, 3]);
+        ImageRecordResult last = await pipeline.Progress.RecordImagesAsync("chunked", [4]);
+
+        Assert.Equal((ImageRecordOutcome.Recorded, JobState.Running, 3), (first.Outcome, first.State, first.DoneImages));
+        Assert.Equal((ImageRecordOutcome.AlreadyRecorded, 3), (again.Outcome, again.DoneImages));
+        Assert.Equal((ImageRecordOutcome.Recorded, 4), (overlapping.Outcome, overlapping.DoneImages));
+        Assert.Equal((ImageRecordOutcome.CompletedJob, JobState.Completed, 5), (last.Outcome, last.State, last.DoneImages));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImagesAsync("chunked", [1, 5]));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImagesAsync("chunked", []));
     }
 
     [Fact]
@@ -166,14 +184,5 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
 
         IntakeResult result = await pipeline.Intake.SubmitAsync(JsonSerializer.Serialize(job));
         Assert.True(result.Outcome == IntakeOutcome.Accepted, string.Join("; ", result.Reasons));
-    }
-
-    internal static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

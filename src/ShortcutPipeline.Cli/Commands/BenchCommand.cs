@@ -156,7 +156,7 @@ public static class BenchCommand
         return (afterWarmup, ResidentMiB(), PeakResidentMiB());
     }
 
-    private static void Synchronize(Device device)
+    internal static void Synchronize(Device device)
     {
         if (device.type == DeviceType.CUDA) cuda.synchronize();
     }

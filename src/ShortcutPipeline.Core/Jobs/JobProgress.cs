@@ -75,20 +75,39 @@ public sealed class JobProgress
     /// are recorded but leave its state alone.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not an image index of the job.</exception>
-    public async Task<ImageRecordResult> RecordImageAsync(string jobId, int index, CancellationToken cancellationToken = default)
+    public Task<ImageRecordResult> RecordImageAsync(string jobId, int index, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        return RecordImagesAsync(jobId, [index], cancellationToken);
+    }
+
+    /// <summary>
+    /// Records several written images of one job in a single update (a worker records a work item's images
+    /// at once), with the same rules as <see cref="RecordImageAsync"/>. The outcome is
+    /// <see cref="ImageRecordOutcome.AlreadyRecorded"/> only when every index was counted before.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An index is not an image index of the job.</exception>
+    public async Task<ImageRecordResult> RecordImagesAsync(
+        string jobId, IReadOnlyCollection<int> indices, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
-        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentNullException.ThrowIfNull(indices);
+        if (indices.Count == 0 || indices.Any(index => index < 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(indices), "Name at least one image index, none negative.");
+        }
+
         var outcome = ImageRecordOutcome.Recorded;
         (JobStatusRecord? record, bool changed) = await store.UpdateAsync(jobId, r =>
         {
-            if (index >= r.TotalImages)
+            int outside = indices.FirstOrDefault(index => index >= r.TotalImages, -1);
+            if (outside >= 0)
             {
                 throw new ArgumentOutOfRangeException(
-                    nameof(index), index, $"Job {jobId} has {r.TotalImages} images (indices 0 to {r.TotalImages - 1}).");
+                    nameof(indices), outside, $"Job {jobId} has {r.TotalImages} images (indices 0 to {r.TotalImages - 1}).");
             }
 
-            if (CompletedImages.Contains(r.CompletedBitmap, index))
+            if (indices.All(index => CompletedImages.Contains(r.CompletedBitmap, index)))
             {
                 outcome = ImageRecordOutcome.AlreadyRecorded;
                 return false;
@@ -96,7 +115,11 @@ public sealed class JobProgress
 
             DateTimeOffset now = time.GetUtcNow();
             r.CompletedBitmap ??= CompletedImages.Create(r.TotalImages);
-            CompletedImages.Add(r.CompletedBitmap, index);
+            foreach (int index in indices)
+            {
+                CompletedImages.Add(r.CompletedBitmap, index);
+            }
+
             r.DoneImages = CompletedImages.Count(r.CompletedBitmap);
             if (r.JobState == JobState.Queued)
             {

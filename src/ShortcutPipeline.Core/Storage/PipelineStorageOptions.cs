@@ -46,6 +46,22 @@ public sealed partial class PipelineStorageOptions
     public IReadOnlyList<string> Tables => [JobsTable, RunsTable];
 
     /// <summary>
+    /// These names as configuration settings (<c>ShortcutPipeline:Storage:JobsQueue</c> and so on; as environment
+    /// variables, replace ':' with "__"), for configuring another process or host with the same names.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ToSettings() => new Dictionary<string, string>
+    {
+        [$"{SectionName}:{nameof(JobsQueue)}"] = JobsQueue,
+        [$"{SectionName}:{nameof(WorkQueue)}"] = WorkQueue,
+        [$"{SectionName}:{nameof(TrainingQueue)}"] = TrainingQueue,
+        [$"{SectionName}:{nameof(ImagesContainer)}"] = ImagesContainer,
+        [$"{SectionName}:{nameof(CheckpointsContainer)}"] = CheckpointsContainer,
+        [$"{SectionName}:{nameof(DatasetsContainer)}"] = DatasetsContainer,
+        [$"{SectionName}:{nameof(JobsTable)}"] = JobsTable,
+        [$"{SectionName}:{nameof(RunsTable)}"] = RunsTable,
+    };
+
+    /// <summary>
     /// Options whose every name starts with <paramref name="prefix"/> (queues and containers as
     /// <c>{prefix}-{name}</c>, tables as <c>{prefix}{name}</c> since table names allow no hyphen), so that
     /// several users of one storage account never see each other's messages, blobs or entities.

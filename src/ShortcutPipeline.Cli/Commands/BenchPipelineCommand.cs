@@ -1,0 +1,218 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Cli.LocalRun;
+using ShortcutPipeline.Cli.Pipeline;
+using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Model;
+using ShortcutPipeline.Worker;
+using static TorchSharp.torch;
+
+namespace ShortcutPipeline.Cli.Commands;
+
+/// <summary>
+/// `shortcut bench-pipeline`: end-to-end images/s through Azurite (jobs queue, intake, work queue, worker, PNG
+/// blobs, completed statuses) next to the bare sampler's images/s at the same batch size and step budget, both
+/// measured in this run with the same model on the same device, and their ratio.
+/// </summary>
+public static class BenchPipelineCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string?>("--model") { Description = "A sampling export (.safetensors); default: the embedded model, else an untrained --preset (same cost)." };
+        var preset = new Option<string>("--preset") { Description = "The architecture of the untrained model used when there is no other.", DefaultValueFactory = _ => "DiT-Small/4" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per sampler batch (the worker's MaxBatchImages; at most 256: one job per batch).", DefaultValueFactory = _ => 64 };
+        var steps = new Option<int>("--steps") { Description = "Step budget of every image.", DefaultValueFactory = _ => 4 };
+        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many (half before the pipeline, half after), the pipeline gets as many jobs of one batch each.", DefaultValueFactory = _ => 8 };
+        var device = CommonOptions.Device();
+        var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
+        var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
+        var command = new Command("bench-pipeline", "Measure end-to-end images/s through Azurite against the bare sampler's.")
+        {
+            model, preset, batchSize, steps, batches, device, output, verbose,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            int size = parse.GetValue(batchSize), budget = parse.GetValue(steps), count = parse.GetValue(batches);
+            if (size is < 1 or > 256 || count < 1 || !StepBudget.IsValid(budget))
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync("--batch-size must be 1 to 256, --batches at least 1, --steps a power of two from 1 to 128.");
+                return 1;
+            }
+
+            byte[] checkpoint = ResolveModel(parse.GetValue(model), parse.GetValue(preset)!, parse.InvocationConfiguration.Error);
+            Report report = await RunAsync(checkpoint, size, budget, count, parse.GetValue(device)!,
+                parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning, parse.InvocationConfiguration.Error, cancellationToken);
+            TextWriter result = parse.InvocationConfiguration.Output;
+            await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"model {report.Model}, batch {report.BatchSize}, {report.Steps} steps, {report.Device} {report.DType}"));
+            await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"bare sampler:            {report.SamplerImagesPerSecond,10:F1} images/s"));
+            await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"end to end via Azurite:  {report.PipelineImagesPerSecond,10:F1} images/s ({report.Images} images in {report.PipelineSeconds:F2} s, {report.WorkerBatches} worker batches: {report.MeanSamplingSeconds:F3} s sampling + {report.MeanStoringSeconds:F3} s storing each)"));
+            await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"ratio (end to end / bare): {report.Ratio:F3}"));
+            await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"the worker's own sampling ran at {report.WorkerSamplingImagesPerSecond:F1} images/s: end to end / that = {report.RatioToWorkerSampling:F3} (the same sampler, timed inside the same batches)"));
+            if (parse.GetValue(output) is { } path)
+            {
+                await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    public sealed record Report(
+        string Model, string Device, string DType, int BatchSize, int Steps, int Images, double SamplerImagesPerSecond,
+        double PipelineImagesPerSecond, double PipelineSeconds, long WorkerBatches, double MeanSamplingSeconds, double MeanStoringSeconds,
+        double Ratio)
+    {
+        /// <summary>The sampler's rate inside the worker's batches (sampling and decoding, no storage).</summary>
+        public double WorkerSamplingImagesPerSecond => BatchSize / MeanSamplingSeconds;
+
+        /// <summary>End to end against the worker's own sampling: what the storage path costs, immune to load that drifts between timings.</summary>
+        public double RatioToWorkerSampling => PipelineImagesPerSecond / WorkerSamplingImagesPerSecond;
+    }
+
+    public static async Task<Report> RunAsync(
+        byte[] checkpoint, int batchSize, int steps, int batches, string deviceName, LogLevel logLevel, TextWriter log,
+        CancellationToken cancellationToken)
+    {
+        Device device = CommonOptions.ParseDevice(deviceName);
+        ScalarType dtype = Devices.SamplingType(device);
+        using var stream = new MemoryStream(checkpoint, writable: false);
+        using DiT network = Checkpoint.LoadForSampling(stream, device, dtype);
+        var sampler = new ShortcutSampler(network);
+        int classes = network.Config.NumClasses;
+
+        // The bare sampler is timed before and after the pipeline, half the batches each, so that a machine whose
+        // load drifts during the run weighs on both figures alike.
+        int before = Math.Max(1, batches / 2), after = Math.Max(1, batches - before);
+        await log.WriteLineAsync($"Timing the bare sampler: {before} batches of {batchSize} at {steps} steps...");
+        TimeSpan samplerTime = TimeSampler(sampler, batchSize, steps, before, device);
+
+        await log.WriteLineAsync("Starting Azurite, the intake and the worker...");
+        using AzuriteEmulator emulator = AzuriteEmulator.Start(await ToolsDirectory.FindOrInstallAzuriteAsync(log, cancellationToken));
+        string cache = Directory.CreateTempSubdirectory("shortcut-bench-cache-").FullName;
+        double seconds;
+        List<BatchRecord> timed;
+        try
+        {
+            await using LocalPipeline pipeline = await LocalPipeline.StartAsync(emulator.ConnectionString, new PipelineStorageOptions(), worker =>
+            {
+                worker.Device = deviceName;
+                worker.MaxBatchImages = batchSize;
+                worker.MaxBatchWait = TimeSpan.FromMilliseconds(200);
+                worker.ModelCacheDirectory = cache;
+            }, logLevel, cancellationToken);
+            await DefaultModel.RegisterAsync(pipeline.Registry, checkpoint, cancellationToken);
+
+            // One untimed job loads the model and warms up the whole path.
+            await RunJobsAsync(pipeline, "warm-up", 1, batchSize, steps, classes, cancellationToken);
+            long batchesBefore = (await MetricsAfterAsync(pipeline, batchSize, cancellationToken)).BatchCount;
+            await log.WriteLineAsync($"Timing the pipeline: {batches} jobs of {batchSize} images at {steps} steps...");
+            var clock = Stopwatch.StartNew();
+            await RunJobsAsync(pipeline, "timed", batches, batchSize, steps, classes, cancellationToken);
+            seconds = clock.Elapsed.TotalSeconds;
+            timed = (await MetricsAfterAsync(pipeline, (1 + batches) * batchSize, cancellationToken)).Batches.Skip((int)batchesBefore).ToList();
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+
+        await log.WriteLineAsync($"Timing the bare sampler again: {after} batches...");
+        TimeSpan samplerTimeAfter = TimeSampler(sampler, batchSize, steps, after, device);
+        await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"Bare sampler: {before * batchSize / samplerTime.TotalSeconds:F1} images/s before the pipeline, {after * batchSize / samplerTimeAfter.TotalSeconds:F1} after."));
+        samplerTime += samplerTimeAfter;
+        double samplerImagesPerSecond = (before + after) * batchSize / samplerTime.TotalSeconds;
+        double pipelineImagesPerSecond = batches * batchSize / seconds;
+        return new Report(network.Config.Name, device.ToString(), dtype.ToString(), batchSize, steps, batches * batchSize, samplerImagesPerSecond,
+            pipelineImagesPerSecond, seconds, timed.Count, timed.Average(b => b.SamplingTime.TotalSeconds),
+            timed.Average(b => b.StoringTime.TotalSeconds), pipelineImagesPerSecond / samplerImagesPerSecond);
+    }
+
+    // A batch is counted just after its jobs complete: wait until the worker has counted every image stored.
+    private static async Task<WorkerMetricsSnapshot> MetricsAfterAsync(LocalPipeline pipeline, long imagesStored, CancellationToken cancellationToken)
+    {
+        while (pipeline.Metrics.Snapshot() is var snapshot && snapshot.ImagesStored < imagesStored)
+        {
+            await Task.Delay(20, cancellationToken);
+        }
+
+        return pipeline.Metrics.Snapshot();
+    }
+
+    private static TimeSpan TimeSampler(ShortcutSampler sampler, int batchSize, int steps, int batches, Device device)
+    {
+        int classes = sampler.Model.Config.NumClasses;
+        var requests = Enumerable.Range(0, batchSize).Select(i => new SampleRequest(i % classes, steps, 1.0, i)).ToList();
+        // Warm-up: the first batches after loading run slower (allocator, lazy initialisation): two batches and a second at least.
+        var warmUp = Stopwatch.StartNew();
+        for (int i = 0; i < 2 || warmUp.Elapsed < TimeSpan.FromSeconds(1); i++)
+        {
+            using SampleResult result = sampler.Sample(requests);
+        }
+
+        BenchCommand.Synchronize(device);
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < batches; i++)
+        {
+            using SampleResult result = sampler.Sample(requests);
+        }
+
+        BenchCommand.Synchronize(device);
+        return clock.Elapsed;
+    }
+
+    // Enqueues `jobs` jobs of one batch each on the jobs queue and waits until all are completed.
+    private static async Task RunJobsAsync(
+        LocalPipeline pipeline, string name, int jobs, int batchSize, int steps, int classes, CancellationToken cancellationToken)
+    {
+        var ids = new List<string>();
+        for (int j = 0; j < jobs; j++)
+        {
+            string items = string.Join(", ", Enumerable.Range(0, batchSize).Select(i => string.Create(CultureInfo.InvariantCulture, $$"""{ "label": {{i % classes}} }""")));
+            string id = string.Create(CultureInfo.InvariantCulture, $"{name}-{j}");
+            string json = string.Create(CultureInfo.InvariantCulture,
+                $$"""{ "id": "{{id}}", "model": { "name": "{{DefaultModel.ModelName}}" }, "items": [ {{items}} ], "steps": {{steps}}, "seed": {{j}} }""");
+            await JobSubmitter.EnqueueAsync(pipeline.Storage.JobsQueue, JobMessages.Read(json).Single(), base64: false, cancellationToken);
+            ids.Add(id);
+        }
+
+        IReadOnlyList<JobStatus> finished = await JobWaiter.WaitAsync(
+            pipeline.Status, ids, TimeSpan.FromMinutes(30), null, TimeSpan.FromMilliseconds(50), cancellationToken);
+        JobStatus? failed = finished.FirstOrDefault(s => s.State != JobState.Completed);
+        if (failed is not null)
+        {
+            throw new InvalidOperationException($"Benchmark job {failed.Id} ended {failed.State}: {failed.Error} {string.Join(" ", failed.Reasons)}");
+        }
+    }
+
+    private static byte[] ResolveModel(string? modelFile, string preset, TextWriter log)
+    {
+        if (modelFile is not null)
+        {
+            return File.ReadAllBytes(modelFile);
+        }
+
+        if (DefaultModel.ReadEmbedded() is { } embedded)
+        {
+            return embedded;
+        }
+
+        DiTConfig config = preset.Equals(DefaultModel.FallbackConfig.Name, StringComparison.OrdinalIgnoreCase)
+            ? DefaultModel.FallbackConfig
+            : DiT.Preset(preset);
+        log.WriteLine($"No --model and no embedded model: timing an untrained {config.Name} (the same work per image as a trained one).");
+        using var trainer = new Trainer(config, new TrainingOptions());
+        using var export = new MemoryStream();
+        Checkpoint.ExportForSampling(trainer, export);
+        return export.ToArray();
+    }
+}

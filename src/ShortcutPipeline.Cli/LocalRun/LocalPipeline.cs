@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core;
+using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Core.Models;
+using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Worker;
+
+namespace ShortcutPipeline.Cli.LocalRun;
+
+/// <summary>
+/// The pipeline in one process, over a storage account (Azurite): the jobs-queue intake (as the Functions app
+/// would run it) and the worker, composed as the worker host composes them (AddShortcutPipelineCore and
+/// AddShortcutPipelineWorker). Used by <c>shortcut local</c> and <c>shortcut bench-pipeline</c>.
+/// </summary>
+public sealed class LocalPipeline : IAsyncDisposable
+{
+    private readonly IHost host;
+
+    private LocalPipeline(IHost host) => this.host = host;
+
+    /// <summary>The storage.</summary>
+    public PipelineStorage Storage => host.Services.GetRequiredService<PipelineStorage>();
+
+    /// <summary>The model registry.</summary>
+    public ModelRegistry Registry => host.Services.GetRequiredService<ModelRegistry>();
+
+    /// <summary>Job statuses.</summary>
+    public JobStatusService Status => host.Services.GetRequiredService<JobStatusService>();
+
+    /// <summary>The worker's metrics.</summary>
+    public WorkerMetrics Metrics => host.Services.GetRequiredService<WorkerMetrics>();
+
+    /// <summary>
+    /// Creates the storage's queues, containers and tables and starts the intake and the worker on it.
+    /// <paramref name="configureWorker"/> adjusts the worker's options; logs below <paramref name="logLevel"/> are dropped.
+    /// </summary>
+    public static async Task<LocalPipeline> StartAsync(
+        string connectionString, PipelineStorageOptions names, Action<WorkerOptions> configureWorker, LogLevel logLevel,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var settings = new Dictionary<string, string?>(names.ToSettings().Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)))
+        {
+            [SettingNames.StorageConnection] = connectionString,
+        };
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Logging.AddSimpleConsole(console => console.SingleLine = true).SetMinimumLevel(logLevel);
+        builder.Services.AddShortcutPipelineCore(builder.Configuration);
+        builder.Services.AddShortcutPipelineWorker(builder.Configuration);
+        builder.Services.Configure(configureWorker);
+        builder.Services.AddSingleton(sp => new JobQueueListener(
+            sp.GetRequiredService<PipelineStorage>(), sp.GetRequiredService<JobIntake>(), pollInterval: TimeSpan.FromMilliseconds(200),
+            logger: sp.GetRequiredService<ILogger<JobQueueListener>>()));
+        builder.Services.AddHostedService<JobQueueListenerService>();
+        IHost host = builder.Build();
+        try
+        {
+            await host.Services.GetRequiredService<PipelineStorage>().EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+
+        return new LocalPipeline(host);
+    }
+
+    /// <summary>Stops the intake and the worker (the worker finishes its batch in flight).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await host.StopAsync().ConfigureAwait(false);
+        host.Dispose();
+    }
+}

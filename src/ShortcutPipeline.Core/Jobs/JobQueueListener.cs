@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ShortcutPipeline.Core.Queues;
+using ShortcutPipeline.Core.Storage;
+
+namespace ShortcutPipeline.Core.Jobs;
+
+/// <summary>
+/// Takes jobs off the jobs queue in-process: what the Functions app's queue trigger does in Azure, for the
+/// local run (and tests). Each message goes through <see cref="JobIntake.SubmitAsync"/> with its message id
+/// and is deleted afterwards; a message whose intake throws (a storage failure) is retried, and poisoned
+/// after <see cref="QueueReceiverOptions.MaxDequeueCount"/> deliveries, like the Functions host does.
+/// </summary>
+public sealed class JobQueueListener
+{
+    private readonly JobIntake intake;
+    private readonly QueueReceiver receiver;
+    private readonly TimeSpan pollInterval;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private int messagesTaken;
+
+    /// <summary>A listener on <paramref name="storage"/>'s jobs queue (and its poison queue).</summary>
+    public JobQueueListener(
+        PipelineStorage storage, JobIntake intake, QueueReceiverOptions? receiverOptions = null, TimeSpan? pollInterval = null,
+        TimeProvider? time = null, ILogger<JobQueueListener>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        this.intake = intake ?? throw new ArgumentNullException(nameof(intake));
+        this.time = time ?? TimeProvider.System;
+        this.logger = logger ?? (ILogger)NullLogger.Instance;
+        this.pollInterval = pollInterval ?? TimeSpan.FromMilliseconds(500);
+        receiver = new QueueReceiver(
+            storage.JobsQueue, storage.PoisonQueueOf(storage.JobsQueue), receiverOptions ?? new QueueReceiverOptions(),
+            time: this.time, logger: this.logger);
+    }
+
+    /// <summary>How many messages went through the intake (of any outcome).</summary>
+    public int MessagesTaken => messagesTaken;
+
+    /// <summary>Takes messages until <paramref name="cancellationToken"/> is cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int taken;
+            try
+            {
+                taken = await TakeAvailableAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (taken == 0)
+            {
+                try
+                {
+                    await Task.Delay(pollInterval, time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Receives one round of messages and submits each; returns how many were received.</summary>
+    public async Task<int> TakeAvailableAsync(CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<QueueMessageLease> leases = await receiver.ReceiveAsync(QueueReceiver.MaxMessagesPerReceive, cancellationToken)
+            .ConfigureAwait(false);
+        await Task.WhenAll(leases.Select(lease => TakeAsync(lease, cancellationToken))).ConfigureAwait(false);
+        return leases.Count;
+    }
+
+    private async Task TakeAsync(QueueMessageLease lease, CancellationToken cancellationToken)
+    {
+        try
+        {
+            IntakeResult result = await intake.SubmitAsync(lease.Text, lease.MessageId, cancellationToken).ConfigureAwait(false);
+            await lease.DeleteAsync(cancellationToken).ConfigureAwait(false);
+            await lease.DisposeAsync().ConfigureAwait(false);
+            Interlocked.Increment(ref messagesTaken);
+            logger.LogInformation("Jobs queue message {MessageId}: job {JobId} {Outcome}.", lease.MessageId, result.JobId, result.Outcome);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await receiver.FailAsync(lease, exception, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Net;
+using Azure;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using Microsoft.Extensions.Logging;
+
+namespace ShortcutPipeline.Core.Queues;
+
+/// <summary>
+/// A received queue message that this process holds: it keeps the message invisible by renewing its
+/// visibility timeout in the background (every half timeout) until it is deleted, released or poisoned,
+/// and tracks the pop receipt each renewal returns. Renewals, deletion and release never overlap.
+/// When a renewal finds the message gone (its visibility lapsed and another receiver took it),
+/// the lease is <see cref="IsLost"/> and a later delete is a no-op.
+/// </summary>
+public sealed class QueueMessageLease : IAsyncDisposable
+{
+    private readonly QueueClient queue;
+    private readonly TimeSpan visibilityTimeout;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private readonly CancellationTokenSource renewing = new();
+    private readonly Task renewal;
+    private string popReceipt;
+    private bool finished;
+
+    internal QueueMessageLease(QueueClient queue, QueueMessage message, TimeSpan visibilityTimeout, TimeProvider time, ILogger logger)
+    {
+        this.queue = queue;
+        Message = message;
+        popReceipt = message.PopReceipt;
+        this.visibilityTimeout = visibilityTimeout;
+        this.time = time;
+        this.logger = logger;
+        renewal = RenewUntilFinishedAsync(renewing.Token);
+    }
+
+    /// <summary>The message as received.</summary>
+    public QueueMessage Message { get; }
+
+    /// <summary>The message id.</summary>
+    public string MessageId => Message.MessageId;
+
+    /// <summary>The message text.</summary>
+    public string Text => Message.Body?.ToString() ?? "";
+
+    /// <summary>How many times the message has been received, this time included.</summary>
+    public long DequeueCount => Message.DequeueCount;
+
+    /// <summary>The queue the message is on.</summary>
+    public string QueueName => queue.Name;
+
+    /// <summary>True when a renewal found that the message is no longer ours.</summary>
+    public bool IsLost { get; private set; }
+
+    /// <summary>How many times the visibility was renewed.</summary>
+    public int Renewals { get; private set; }
+
+    /// <summary>Deletes the message: its work is done. A lost or already finished lease does nothing.</summary>
+    public Task DeleteAsync(CancellationToken cancellationToken = default) =>
+        FinishAsync(receipt => queue.DeleteMessageAsync(MessageId, receipt, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Gives the message back: it becomes visible to every receiver after <paramref name="visibleAfter"/>
+    /// (zero: at once). Its dequeue count stays as it is.
+    /// </summary>
+    public Task ReleaseAsync(TimeSpan visibleAfter, CancellationToken cancellationToken = default) =>
+        FinishAsync(receipt => queue.UpdateMessageAsync(MessageId, receipt, visibilityTimeout: visibleAfter, cancellationToken: cancellationToken),
+            cancellationToken);
+
+    /// <summary>
+    /// Stops renewing (a message neither deleted nor released becomes visible when its current timeout lapses).
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        StopRenewing();
+        await renewal.ConfigureAwait(false);
+    }
+
+    private void StopRenewing()
+    {
+        lock (renewing)
+        {
+            if (!renewing.IsCancellationRequested)
+            {
+                renewing.Cancel();
+            }
+        }
+    }
+
+    private async Task FinishAsync(Func<string, Task> operation, CancellationToken cancellationToken)
+    {
+        StopRenewing();
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (finished || IsLost)
+            {
+                return;
+            }
+
+            await operation(popReceipt).ConfigureAwait(false);
+            finished = true;
+        }
+        catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.NotFound)
+        {
+            // Deleted already, or another receiver holds it now (the pop receipt no longer matches).
+            IsLost = true;
+            logger.LogWarning("Message {MessageId} on {Queue} was no longer ours when we finished it.", MessageId, queue.Name);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task RenewUntilFinishedAsync(CancellationToken cancellationToken)
+    {
+        TimeSpan interval = visibilityTimeout / 2;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, time, cancellationToken).ConfigureAwait(false);
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    if (finished || IsLost)
+                    {
+                        return;
+                    }
+
+                    // Not cancellable once sent: the pop receipt it returns is the only one that works afterwards.
+                    Response<UpdateReceipt> receipt = await queue
+                        .UpdateMessageAsync(MessageId, popReceipt, visibilityTimeout: visibilityTimeout, cancellationToken: CancellationToken.None)
+                        .ConfigureAwait(false);
+                    popReceipt = receipt.Value.PopReceipt;
+                    Renewals++;
+                }
+                catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.NotFound)
+                {
+                    IsLost = true;
+                    logger.LogWarning(
+                        "Message {MessageId} on {Queue} could not be renewed: another receiver holds it now.", MessageId, queue.Name);
+                    return;
+                }
+                catch (RequestFailedException exception)
+                {
+                    // A transient failure: the next round tries again, well within the timeout.
+                    logger.LogWarning(exception, "Renewing message {MessageId} on {Queue} failed; trying again.", MessageId, queue.Name);
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Finished or disposed.
+        }
+    }
+}

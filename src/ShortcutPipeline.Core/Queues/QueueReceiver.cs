@@ -1,0 +1,149 @@
+using System.Globalization;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ShortcutPipeline.Core.Queues;
+
+/// <summary>
+/// Receives messages of one queue as <see cref="QueueMessageLease"/>s and gives up the ones that keep
+/// failing: the receive, renew, retry and poison mechanics that the worker's loop over the work queue and
+/// the local run's intake loop over the jobs queue share. A message received more than
+/// <see cref="QueueReceiverOptions.MaxDequeueCount"/> times is poisoned before the caller sees it; a message
+/// whose processing failed (<see cref="FailAsync"/>) is retried after a delay, or poisoned on its last allowed delivery.
+/// </summary>
+public sealed class QueueReceiver
+{
+    /// <summary>The most messages one receive call returns (the service's limit).</summary>
+    public const int MaxMessagesPerReceive = 32;
+
+    private readonly QueueClient queue;
+    private readonly QueueClient poisonQueue;
+    private readonly Func<QueueMessageLease, string, CancellationToken, Task>? onPoisoned;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+
+    /// <summary>
+    /// A receiver of <paramref name="queue"/> that moves given-up messages to <paramref name="poisonQueue"/>
+    /// and then calls <paramref name="onPoisoned"/> with the lease and the reason (the worker fails the job there).
+    /// </summary>
+    public QueueReceiver(
+        QueueClient queue, QueueClient poisonQueue, QueueReceiverOptions options,
+        Func<QueueMessageLease, string, CancellationToken, Task>? onPoisoned = null, TimeProvider? time = null, ILogger? logger = null)
+    {
+        this.queue = queue ?? throw new ArgumentNullException(nameof(queue));
+        this.poisonQueue = poisonQueue ?? throw new ArgumentNullException(nameof(poisonQueue));
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        options.Validate();
+        this.onPoisoned = onPoisoned;
+        this.time = time ?? TimeProvider.System;
+        this.logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The options in use.</summary>
+    public QueueReceiverOptions Options { get; }
+
+    /// <summary>The queue's name.</summary>
+    public string QueueName => queue.Name;
+
+    /// <summary>
+    /// Receives up to <paramref name="maxMessages"/> (at most <see cref="MaxMessagesPerReceive"/>) messages and
+    /// leases them; those received too often go to the poison queue instead. Empty when the queue is.
+    /// </summary>
+    public async Task<IReadOnlyList<QueueMessageLease>> ReceiveAsync(int maxMessages, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
+        QueueMessage[] messages = (await queue.ReceiveMessagesAsync(
+                Math.Min(maxMessages, MaxMessagesPerReceive), Options.VisibilityTimeout, cancellationToken).ConfigureAwait(false)).Value;
+        var leases = new List<QueueMessageLease>(messages.Length);
+        foreach (QueueMessage message in messages)
+        {
+            var lease = new QueueMessageLease(queue, message, Options.VisibilityTimeout, time, logger);
+            if (message.DequeueCount > Options.MaxDequeueCount)
+            {
+                await PoisonAsync(lease, string.Create(CultureInfo.InvariantCulture,
+                    $"Received {message.DequeueCount} times, more than the {Options.MaxDequeueCount} allowed, without being finished (did its receivers crash or time out?)."),
+                    cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            leases.Add(lease);
+        }
+
+        return leases;
+    }
+
+    /// <summary>
+    /// Moves the message to the poison queue (an envelope with <paramref name="reason"/>, see <see cref="PoisonMessage"/>),
+    /// deletes it from its queue, and calls the poison callback. For messages that can never succeed
+    /// (unreadable ones), and for those that failed too often.
+    /// </summary>
+    public async Task PoisonAsync(QueueMessageLease lease, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        var envelope = new PoisonMessage
+        {
+            Reason = reason,
+            Queue = lease.QueueName,
+            MessageId = lease.MessageId,
+            DequeueCount = lease.DequeueCount,
+            InsertedOn = lease.Message.InsertedOn,
+            PoisonedAt = time.GetUtcNow(),
+            Message = lease.Text,
+        };
+        try
+        {
+            await poisonQueue.SendMessageAsync(envelope.ToQueueText(), cancellationToken).ConfigureAwait(false);
+            await lease.DeleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Should either call fail, the message comes back when its visibility lapses.
+            await lease.DisposeAsync().ConfigureAwait(false);
+        }
+
+        logger.LogError("Message {MessageId} of {Queue} moved to {PoisonQueue}: {Reason}", lease.MessageId, lease.QueueName, poisonQueue.Name, reason);
+        if (onPoisoned is not null)
+        {
+            await onPoisoned(lease, reason, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Handles a failed attempt at a message: on its last allowed delivery it is poisoned with the error as
+    /// the reason; otherwise it is released to be received again after <see cref="QueueReceiverOptions.RetryDelay"/>
+    /// times its dequeue count. Returns true when it was poisoned.
+    /// </summary>
+    public async Task<bool> FailAsync(QueueMessageLease lease, Exception error, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        ArgumentNullException.ThrowIfNull(error);
+        if (lease.DequeueCount >= Options.MaxDequeueCount)
+        {
+            await PoisonAsync(lease, string.Create(CultureInfo.InvariantCulture,
+                $"Failed on each of {lease.DequeueCount} deliveries; the last error: {error.GetType().Name}: {error.Message}"),
+                cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
+        TimeSpan delay = Options.RetryDelay * lease.DequeueCount;
+        logger.LogWarning(error, "Message {MessageId} of {Queue} failed on delivery {DequeueCount}; retrying in {Delay}.",
+            lease.MessageId, lease.QueueName, lease.DequeueCount, delay);
+        try
+        {
+            await lease.ReleaseAsync(delay, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await lease.DisposeAsync().ConfigureAwait(false);
+        }
+
+        return false;
+    }
+
+    /// <summary>The queue's approximate length (visible and invisible messages), for metrics and scaling.</summary>
+    public async Task<int> GetApproximateLengthAsync(CancellationToken cancellationToken = default) =>
+        (await queue.GetPropertiesAsync(cancellationToken).ConfigureAwait(false)).Value.ApproximateMessagesCount;
+}

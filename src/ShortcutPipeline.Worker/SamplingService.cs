@@ -1,0 +1,248 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using ShortcutPipeline.Core.Contracts;
+using ShortcutPipeline.Core.Models;
+using ShortcutPipeline.Model;
+using ShortcutPipeline.Model.Imaging;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ShortcutPipeline.Worker;
+
+/// <summary>
+/// Loads model versions and samples batches with them. Checkpoints are downloaded from the registry into
+/// <see cref="WorkerOptions.ModelCacheDirectory"/> (once per version) and loaded on the configured device,
+/// bfloat16 on CUDA; the <see cref="WorkerOptions.LoadedModels"/> most recently used versions stay loaded.
+/// A newly promoted version is just another key: it is loaded between batches, without a restart.
+/// </summary>
+public sealed class SamplingService : IDisposable
+{
+    private readonly ModelRegistry registry;
+    private readonly WorkerOptions options;
+    private readonly ILogger logger;
+    private readonly SemaphoreSlim loading = new(1, 1);
+    private readonly LinkedList<LoadedModel> loaded = new();   // most recently used first
+    private readonly Lazy<Device> device;
+    private IImageDecoder? vaeDecoder;
+
+    /// <summary>A sampling service over <paramref name="registry"/>'s checkpoints.</summary>
+    public SamplingService(ModelRegistry registry, WorkerOptions options, ILogger<SamplingService>? logger = null)
+    {
+        this.registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        this.options = options ?? throw new ArgumentNullException(nameof(options));
+        this.logger = logger ?? (ILogger)NullLogger.Instance;
+        device = new Lazy<Device>(() => Devices.Parse(options.Device));
+    }
+
+    /// <summary>The device models are loaded on.</summary>
+    public Device Device => device.Value;
+
+    /// <summary>The weight type models are loaded in.</summary>
+    public ScalarType WeightType => Devices.SamplingType(Device, options.BFloat16);
+
+    /// <summary>The loaded versions, most recently used first.</summary>
+    public IReadOnlyList<(string Model, string Version)> LoadedVersions
+    {
+        get
+        {
+            lock (loaded)
+            {
+                return loaded.Select(m => (m.Model, m.Version)).ToList();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The loaded model of <paramref name="model"/> version <paramref name="version"/>, downloading and loading
+    /// it first when needed (which may unload the least recently used one).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The version is not registered.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint is not a usable sampling checkpoint (the cached copy is deleted).</exception>
+    public async Task<LoadedModel> GetModelAsync(string model, string version, CancellationToken cancellationToken = default)
+    {
+        await loading.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            lock (loaded)
+            {
+                LoadedModel? hit = loaded.FirstOrDefault(m => m.Model == model && m.Version == version);
+                if (hit is not null)
+                {
+                    loaded.Remove(hit);
+                    loaded.AddFirst(hit);
+                    return hit;
+                }
+            }
+
+            string path = await DownloadAsync(model, version, cancellationToken).ConfigureAwait(false);
+            LoadedModel fresh = await Task.Run(() => Load(model, version, path), cancellationToken).ConfigureAwait(false);
+            lock (loaded)
+            {
+                loaded.AddFirst(fresh);
+                while (loaded.Count > options.LoadedModels)
+                {
+                    LoadedModel evicted = loaded.Last!.Value;
+                    loaded.RemoveLast();
+                    logger.LogInformation("Unloading model {Model} {Version}.", evicted.Model, evicted.Version);
+                    evicted.Dispose();
+                }
+            }
+
+            return fresh;
+        }
+        finally
+        {
+            loading.Release();
+        }
+    }
+
+    /// <summary>
+    /// Why <paramref name="item"/> cannot be drawn with <paramref name="model"/> (a label or step budget the model
+    /// does not have), or null when it can. Such an item can never succeed.
+    /// </summary>
+    public static string? CheckItem(WorkItem item, DiTConfig model)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        ArgumentNullException.ThrowIfNull(model);
+        if (!StepBudget.IsValid(item.Steps) || item.Steps > model.DenoiseTimesteps)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"steps {item.Steps} is not a power of two from 1 to {model.DenoiseTimesteps}, the budgets of model {item.Model} {item.ModelVersion}.");
+        }
+
+        ImageRequest? outside = item.Images.FirstOrDefault(i => i.Label is int label && (label < 0 || label >= model.NumClasses));
+        if (outside is not null)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"image {outside.Index} has label {outside.Label}, but model {item.Model} {item.ModelVersion} has {model.NumClasses} classes (0 to {model.NumClasses - 1}).");
+        }
+
+        ImageRequest? negative = item.Images.FirstOrDefault(i => i.Seed < 0);
+        return negative is null ? null : string.Create(CultureInfo.InvariantCulture, $"image {negative.Index} has a negative seed.");
+    }
+
+    /// <summary>
+    /// Samples <paramref name="requests"/> with <paramref name="model"/> and decodes them to 8-bit pixels (on a
+    /// thread-pool thread). <paramref name="rowsToStop"/> is asked before every sampler step (see <see cref="ShortcutSampler.Sample"/>).
+    /// </summary>
+    public Task<SampledImages> SampleAsync(
+        LoadedModel model, IReadOnlyList<SampleRequest> requests, Func<int, IReadOnlyCollection<int>>? rowsToStop = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(requests);
+        if (requests.Count == 0)
+        {
+            throw new ArgumentException("Nothing to sample.", nameof(requests));
+        }
+
+        return Task.Run(() => Sample(model, requests, rowsToStop, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Unloads every model.</summary>
+    public void Dispose()
+    {
+        lock (loaded)
+        {
+            foreach (LoadedModel model in loaded)
+            {
+                model.Dispose();
+            }
+
+            loaded.Clear();
+        }
+
+        (vaeDecoder as IDisposable)?.Dispose();
+        loading.Dispose();
+    }
+
+    private static SampledImages Sample(
+        LoadedModel model, IReadOnlyList<SampleRequest> requests, Func<int, IReadOnlyCollection<int>>? rowsToStop,
+        CancellationToken cancellationToken)
+    {
+        var stoppedAt = new int?[requests.Count];
+        IReadOnlyCollection<int> Stop(int step)
+        {
+            IReadOnlyCollection<int> rows = rowsToStop?.Invoke(step) ?? [];
+            foreach (int row in rows)
+            {
+                stoppedAt[row] ??= Math.Min(step, requests[row].Steps);
+            }
+
+            return rows;
+        }
+
+        using var scope = NewDisposeScope();
+        using SampleResult result = model.Sampler.Sample(requests, Stop, cancellationToken);
+        Tensor bytes = model.Decoder.DecodeToBytes(result.Samples);
+        Tensor interleaved = bytes.permute(0, 2, 3, 1).contiguous();
+        byte[] pixels = interleaved.data<byte>().ToArray();
+        int forwardPasses = requests.Select((r, row) => result.Completed[row] ? r.Steps : stoppedAt[row] ?? 0).Max();
+        return new SampledImages(pixels, requests.Count, (int)bytes.shape[1], (int)bytes.shape[2], (int)bytes.shape[3],
+            result.Completed.ToArray(), forwardPasses);
+    }
+
+    private LoadedModel Load(string model, string version, string path)
+    {
+        DiT network;
+        try
+        {
+            network = Checkpoint.LoadForSampling(path, Device, WeightType);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // A broken download must not stay in the cache: the next attempt downloads it again.
+            File.Delete(path);
+            throw new InvalidDataException($"The checkpoint of model {model} {version} cannot be loaded: {exception.Message}", exception);
+        }
+
+        try
+        {
+            IImageDecoder decoder = network.Config.Space == "latent"
+                ? vaeDecoder ??= ImageDecoders.For(network.Config, options.VaePath, Device)
+                : ImageDecoders.For(network.Config);
+            logger.LogInformation(
+                "Loaded model {Model} {Version} ({Name}, {Size}x{Size}x{Channels}, {Classes} classes) on {Device} as {Type}.",
+                model, version, network.Config.Name, network.Config.InputSize, network.Config.InputSize, network.Config.InChannels,
+                network.Config.NumClasses, Device, WeightType);
+            return new LoadedModel(model, version, network, decoder, path);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<string> DownloadAsync(string model, string version, CancellationToken cancellationToken)
+    {
+        ModelManifest manifest = await registry.GetVersionAsync(model, version, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Model {model} version {version} is not registered.");
+        string folder = Path.Combine(options.ModelCacheDirectory, model, version);
+        string path = Path.Combine(folder, Path.GetFileName(manifest.Checkpoint));
+        if (File.Exists(path))
+        {
+            return path;
+        }
+
+        Directory.CreateDirectory(folder);
+        string partial = path + "." + Guid.NewGuid().ToString("N")[..8] + ".download";
+        try
+        {
+            await using (FileStream file = File.Create(partial))
+            {
+                await registry.DownloadCheckpointAsync(manifest, file, cancellationToken).ConfigureAwait(false);
+            }
+
+            File.Move(partial, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+
+        logger.LogInformation("Downloaded model {Model} {Version} ({Checkpoint}) to {Path}.", model, version, manifest.Checkpoint, path);
+        return path;
+    }
+}

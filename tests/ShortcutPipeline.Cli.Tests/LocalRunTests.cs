@@ -1,0 +1,65 @@
+using System.Text.Json;
+using ShortcutPipeline.Model.Imaging;
+using ShortcutPipeline.Worker.Tests;
+
+namespace ShortcutPipeline.Cli.Tests;
+
+/// <summary>
+/// `shortcut local` and `shortcut bench-pipeline` as a user runs them: each starts its own Azurite (from the
+/// repository's .tools, as tests/install-prerequisites.sh installs it), the intake and the worker.
+/// </summary>
+public sealed class LocalRunTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("cli-local-").FullName;
+
+    public void Dispose() => Directory.Delete(folder, recursive: true);
+
+    [Fact]
+    public async Task TheLocalRunTurnsJobsOfBudgetsOneFourAndOneHundredTwentyEightIntoPngsAndContactSheets()
+    {
+        string[] jobFiles = new[] { 1, 4, 128 }.Select(steps =>
+        {
+            string path = Path.Combine(folder, $"budget-{steps}.json");
+            File.WriteAllText(path, $$"""{ "id": "run-{{steps}}", "model": { "name": "fashion" }, "classes": [ { "label": 0, "count": 2 }, { "label": 5, "count": 2 } ], "steps": {{steps}}, "seed": 9 }""");
+            return path;
+        }).ToArray();
+        string output = Path.Combine(folder, "out");
+
+        var run = await CliRunner.RunAsync(["local", "--model", TestModels.Tiny, "--device", "cpu", "--out", output, "--timeout", "00:05:00", "--jobs", .. jobFiles]);
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Errors);
+        foreach (int steps in new[] { 1, 4, 128 })
+        {
+            Assert.Contains($"run-{steps}: completed, 4/4 images", run.Output, StringComparison.Ordinal);
+            string jobFolder = Path.Combine(output, $"run-{steps}");
+            Assert.Equal(5, Directory.GetFiles(jobFolder, "*.png").Length);
+            IReadOnlyDictionary<string, string> text = PngWriter.ReadTextChunks(File.ReadAllBytes(Path.Combine(jobFolder, "3.png")));
+            Assert.Equal(($"run-{steps}", $"{steps}", "class-5", "fashion"), (text["jobId"], text["steps"], text["class"], text["model"]));
+        }
+
+        // All jobs on one sheet: three rows of four 8x8 tiles.
+        using var sheet = SixLabors.ImageSharp.Image.Load(File.ReadAllBytes(Path.Combine(output, "contact-sheet.png")));
+        Assert.Equal((4 * 10 + 2, 3 * 10 + 2), (sheet.Width, sheet.Height));
+        Assert.Contains("Worker: 3 batches", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BenchPipelineReportsEndToEndAndBareSamplerImagesPerSecondAndTheirRatio()
+    {
+        string report = Path.Combine(folder, "bench.json");
+
+        var run = await CliRunner.RunAsync(
+            "bench-pipeline", "--model", TestModels.Tiny, "--device", "cpu", "--batch-size", "16", "--steps", "2", "--batches", "2", "--out", report);
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Errors);
+        Assert.Contains("bare sampler:", run.Output, StringComparison.Ordinal);
+        Assert.Contains("end to end via Azurite:", run.Output, StringComparison.Ordinal);
+        using JsonDocument figures = JsonDocument.Parse(File.ReadAllText(report));
+        JsonElement root = figures.RootElement;
+        double sampler = root.GetProperty("SamplerImagesPerSecond").GetDouble();
+        double pipeline = root.GetProperty("PipelineImagesPerSecond").GetDouble();
+        Assert.True(sampler > 0 && pipeline > 0);
+        Assert.Equal(pipeline / sampler, root.GetProperty("Ratio").GetDouble(), 6);
+        Assert.Equal((32, 16, 2), (root.GetProperty("Images").GetInt32(), root.GetProperty("BatchSize").GetInt32(), root.GetProperty("WorkerBatches").GetInt64()));
+    }
+}

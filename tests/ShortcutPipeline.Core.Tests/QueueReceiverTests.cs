@@ -1,0 +1,138 @@
+using System.Text;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Core.Queues;
+using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Testing;
+
+namespace ShortcutPipeline.Core.Tests;
+
+/// <summary>The receive, renew, retry and poison mechanics that the worker and the local intake share.</summary>
+public sealed class QueueReceiverTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    [Fact]
+    public async Task AHeldMessageStaysInvisibleBeyondItsTimeoutBecauseTheLeaseRenewsIt()
+    {
+        PipelineStorage storage = await azurite.CreateStorageAsync();
+        await storage.WorkQueue.SendMessageAsync("held");
+        var receiver = new QueueReceiver(storage.WorkQueue, storage.PoisonQueueOf(storage.WorkQueue),
+            new QueueReceiverOptions { VisibilityTimeout = TimeSpan.FromSeconds(4) });
+
+        QueueMessageLease lease = Assert.Single(await receiver.ReceiveAsync(32));
+        await WaitUntilAsync(() => lease.Renewals >= 2);
+
+        // More than one timeout has passed since the receive, yet nobody else gets it; a delete still works.
+        Assert.Empty((await storage.WorkQueue.ReceiveMessagesAsync(32)).Value);
+        await lease.DeleteAsync();
+        Assert.False(lease.IsLost);
+        Assert.Equal(0, await receiver.GetApproximateLengthAsync());
+    }
+
+    [Fact]
+    public async Task AReleasedMessageIsVisibleAgainAtOnceAndAFinishedLeaseIgnoresLaterCalls()
+    {
+        PipelineStorage storage = await azurite.CreateStorageAsync();
+        await storage.WorkQueue.SendMessageAsync("released");
+        var receiver = new QueueReceiver(storage.WorkQueue, storage.PoisonQueueOf(storage.WorkQueue), new QueueReceiverOptions());
+
+        QueueMessageLease first = Assert.Single(await receiver.ReceiveAsync(32));
+        await first.ReleaseAsync(TimeSpan.Zero);
+        await first.DeleteAsync();   // finished already: nothing happens
+        QueueMessageLease second = Assert.Single(await receiver.ReceiveAsync(32));
+
+        Assert.Equal(("released", 2L), (second.Text, second.DequeueCount));
+        await second.DeleteAsync();
+        await first.DisposeAsync();
+        await second.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task FailuresAreRetriedThenPoisonedWithTheOriginalTextAndTheReason()
+    {
+        PipelineStorage storage = await azurite.CreateStorageAsync();
+        await storage.WorkQueue.SendMessageAsync("keeps failing");
+        var poisoned = new List<(string Text, string Reason)>();
+        var receiver = new QueueReceiver(storage.WorkQueue, storage.PoisonQueueOf(storage.WorkQueue),
+            new QueueReceiverOptions { MaxDequeueCount = 2, RetryDelay = TimeSpan.Zero },
+            (lease, reason, _) => { poisoned.Add((lease.Text, reason)); return Task.CompletedTask; });
+
+        Assert.False(await receiver.FailAsync(Assert.Single(await receiver.ReceiveAsync(32)), new InvalidOperationException("first")));
+        Assert.True(await receiver.FailAsync(Assert.Single(await receiver.ReceiveAsync(32)), new InvalidOperationException("second")));
+
+        Assert.Equal(0, await receiver.GetApproximateLengthAsync());
+        PoisonMessage envelope = await SinglePoisonMessageAsync(storage);
+        Assert.Equal(("keeps failing", 2L, storage.Options.WorkQueue), (envelope.Message, envelope.DequeueCount, envelope.Queue));
+        Assert.Equal("Failed on each of 2 deliveries; the last error: InvalidOperationException: second", envelope.Reason);
+        Assert.Equal([("keeps failing", envelope.Reason)], poisoned);
+    }
+
+    [Fact]
+    public async Task AMessageReceivedTooOftenIsPoisonedBeforeTheCallerSeesIt()
+    {
+        PipelineStorage storage = await azurite.CreateStorageAsync();
+        await storage.WorkQueue.SendMessageAsync("its receivers crash");
+        var receiver = new QueueReceiver(storage.WorkQueue, storage.PoisonQueueOf(storage.WorkQueue), new QueueReceiverOptions { MaxDequeueCount = 1 });
+
+        // A receiver that dies: it never finishes the message, which comes back (here: at once).
+        QueueMessage taken = Assert.Single((await storage.WorkQueue.ReceiveMessagesAsync(1, TimeSpan.FromSeconds(30))).Value);
+        await storage.WorkQueue.UpdateMessageAsync(taken.MessageId, taken.PopReceipt, visibilityTimeout: TimeSpan.Zero);
+
+        Assert.Empty(await receiver.ReceiveAsync(32));
+        PoisonMessage envelope = await SinglePoisonMessageAsync(storage);
+        Assert.Equal(("its receivers crash", 2L), (envelope.Message, envelope.DequeueCount));
+        Assert.StartsWith("Received 2 times, more than the 1 allowed", envelope.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnEnvelopeTooBigForAQueueMessageFallsBackToTheOriginalText()
+    {
+        string big = new('x', PoisonMessage.MaxQueueMessageBytes - 10);
+        var envelope = new PoisonMessage
+        {
+            Reason = "too big", Queue = "q", MessageId = "m", DequeueCount = 1, PoisonedAt = DateTimeOffset.UnixEpoch, Message = big,
+        };
+        var small = envelope with { Message = "{\"a\":1}" };
+
+        Assert.Equal(big, envelope.ToQueueText());
+        Assert.Null(PoisonMessage.TryParse(big));
+        Assert.Equal(small, PoisonMessage.TryParse(small.ToQueueText()));
+    }
+
+    [Fact]
+    public async Task TheJobsQueueListenerTakesPlainAndBase64JobsAndDeletesTheirMessages()
+    {
+        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
+        await pipeline.RegisterModelAsync("fashion", "v1");
+        await pipeline.Storage.JobsQueue.SendMessageAsync("""{ "id": "plain", "model": { "name": "fashion" }, "classes": [ { "count": 1 } ], "steps": 1 }""");
+        await pipeline.Storage.JobsQueue.SendMessageAsync(Convert.ToBase64String(Encoding.UTF8.GetBytes(
+            """{ "id": "encoded", "model": { "name": "fashion" }, "classes": [ { "count": 1 } ], "steps": 1 }""")));
+        await pipeline.Storage.JobsQueue.SendMessageAsync("not a job");
+        var listener = new JobQueueListener(pipeline.Storage, pipeline.Intake);
+
+        int taken = await listener.TakeAvailableAsync();
+
+        Assert.Equal((3, 3), (taken, listener.MessagesTaken));
+        Assert.Equal(JobState.Queued, (await pipeline.Status.GetAsync("plain"))?.State);
+        Assert.Equal(JobState.Queued, (await pipeline.Status.GetAsync("encoded"))?.State);
+        Assert.Equal(0, (await pipeline.Storage.JobsQueue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        Assert.Equal(2, (await pipeline.DrainWorkQueueAsync()).Count);
+    }
+
+    private static async Task<PoisonMessage> SinglePoisonMessageAsync(PipelineStorage storage)
+    {
+        QueueClient poison = storage.PoisonQueueOf(storage.WorkQueue);
+        PeekedMessage message = Assert.Single((await poison.PeekMessagesAsync(32)).Value);
+        return PoisonMessage.TryParse(message.Body.ToString()) ?? throw new Xunit.Sdk.XunitException($"Not an envelope: {message.Body}");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        DateTime end = DateTime.UtcNow.AddMinutes(1);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < end, "The condition was not met within a minute.");
+            await Task.Delay(100);
+        }
+    }
+}

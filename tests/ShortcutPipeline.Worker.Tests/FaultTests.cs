@@ -1,0 +1,121 @@
+using System.Globalization;
+using Azure.Storage.Blobs.Models;
+using Azure.Storage.Queues.Models;
+using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Testing;
+
+namespace ShortcutPipeline.Worker.Tests;
+
+/// <summary>
+/// Acceptance, fault: the worker runs as its own process. Killed (SIGKILL) in the middle of a batch and started
+/// again, it completes every job with exactly one image per item. Stopped with SIGTERM, it finishes and stores the
+/// batch in flight and hands back the work it had not started.
+/// </summary>
+public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    private const int ImagesPerJob = 8;
+
+    [Fact]
+    public async Task AWorkerKilledInTheMiddleOfABatchAndRestartedCompletesEveryJobWithOneImagePerItem()
+    {
+        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
+        await TestModels.RegisterAsync(pipeline, TestModels.Slow, "slow");
+        string[] jobIds = ["first", "second", "third"];
+        foreach (string id in jobIds)
+        {
+            await SubmitAsync(pipeline, id, steps: 64);
+        }
+
+        string cache = Directory.CreateTempSubdirectory("worker-process-cache-").FullName;
+        try
+        {
+            Dictionary<string, string> settings = Settings(cache, visibilityTimeout: "00:00:04");
+            WorkerProcess killed = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings);
+            await using (killed)
+            {
+                await killed.WaitForOutputAsync("Sampling batch 2:", Wait.Long);
+                killed.Kill();
+            }
+
+            JobStatus?[] afterKill = await Task.WhenAll(jobIds.Select(id => pipeline.Status.GetAsync(id)));
+            Assert.Contains(afterKill, s => s!.State != JobState.Completed);   // the kill did interrupt work
+
+            await using (WorkerProcess restarted = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings))
+            {
+                IReadOnlyList<JobStatus> statuses = await Wait.ForJobsAsync(pipeline, jobIds);
+                Assert.All(statuses, s => Assert.Equal((JobState.Completed, ImagesPerJob), (s.State, s.DoneImages)));
+            }
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+
+        foreach (string id in jobIds)
+        {
+            IReadOnlyList<BlobItem> blobs = await StoredImages.ListAsync(pipeline, id);
+            Assert.Equal(
+                Enumerable.Range(0, ImagesPerJob).Select(i => string.Create(CultureInfo.InvariantCulture, $"{id}/{i}.png")).Order(StringComparer.Ordinal),
+                blobs.Select(b => b.Name).Order(StringComparer.Ordinal));
+            // Written once: never replaced by a redelivery.
+            Assert.All(blobs, b => Assert.Equal(b.Properties.CreatedOn, b.Properties.LastModified));
+        }
+
+        Assert.Equal(0, (await pipeline.Storage.WorkQueue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        Assert.Empty((await pipeline.Storage.PoisonQueueOf(pipeline.Storage.WorkQueue).PeekMessagesAsync(32)).Value);
+    }
+
+    [Fact]
+    public async Task OnSigtermTheWorkerStoresTheBatchInFlightAndReleasesTheRest()
+    {
+        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
+        await TestModels.RegisterAsync(pipeline, TestModels.Slow, "slow");
+        await SubmitAsync(pipeline, "budget-64", steps: 64);
+        await SubmitAsync(pipeline, "budget-32", steps: 32);
+        string cache = Directory.CreateTempSubdirectory("worker-process-cache-").FullName;
+        string output;
+        try
+        {
+            // A long visibility timeout: a work item seen again at once was handed back, not left to lapse.
+            await using WorkerProcess worker = WorkerProcess.Start(
+                azurite.ConnectionString, pipeline.Storage.Options, Settings(cache, visibilityTimeout: "00:05:00"));
+            await worker.WaitForOutputAsync("Sampling batch 1:", Wait.Long);
+            await worker.TerminateAsync();
+            Assert.Equal(0, await worker.WaitForExitAsync(Wait.Long));
+            output = worker.Output;
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+
+        Assert.Contains("Stored batch 1:", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sampling batch 2:", output, StringComparison.Ordinal);
+        Assert.Contains("released 1 work items", output, StringComparison.Ordinal);
+        JobStatus?[] statuses = await Task.WhenAll(new[] { "budget-64", "budget-32" }.Select(id => pipeline.Status.GetAsync(id)));
+        JobStatus done = Assert.Single(statuses, s => s!.State == JobState.Completed)!;
+        JobStatus waiting = Assert.Single(statuses, s => s!.State == JobState.Queued)!;
+        Assert.Equal(ImagesPerJob, (await StoredImages.ListAsync(pipeline, done.Id)).Count);
+        Assert.Empty(await StoredImages.ListAsync(pipeline, waiting.Id));
+
+        QueueMessage released = Assert.Single((await pipeline.Storage.WorkQueue.ReceiveMessagesAsync(32)).Value);
+        Assert.Contains($"\"jobId\":\"{waiting.Id}\"", released.Body.ToString(), StringComparison.Ordinal);
+    }
+
+    private static async Task SubmitAsync(TestPipeline pipeline, string id, int steps)
+    {
+        string json = string.Create(CultureInfo.InvariantCulture,
+            $$"""{ "id": "{{id}}", "model": { "name": "slow" }, "classes": [ { "count": {{ImagesPerJob}} } ], "steps": {{steps}}, "seed": 11 }""");
+        Assert.Equal(IntakeOutcome.Accepted, (await pipeline.Intake.SubmitAsync(json)).Outcome);
+    }
+
+    private static Dictionary<string, string> Settings(string cache, string visibilityTimeout) => new()
+    {
+        [nameof(WorkerOptions.Device)] = "cpu",
+        [nameof(WorkerOptions.MaxBatchImages)] = "8",
+        [nameof(WorkerOptions.MaxBatchWait)] = "00:00:00.2",
+        [nameof(WorkerOptions.PollInterval)] = "00:00:00.2",
+        [nameof(WorkerOptions.VisibilityTimeout)] = visibilityTimeout,
+        [nameof(WorkerOptions.ModelCacheDirectory)] = cache,
+    };
+}
