@@ -5,6 +5,9 @@
 # (infra/scripts/build-images.sh builds both in the registry with az acr build.)
 # -p:TorchBackend=cuda swaps libtorch-cpu for TorchSharp-cuda-linux, which brings libtorch's CUDA libraries;
 # the base image brings the CUDA 12.8 runtime and Ubuntu 24.04's libstdc++ (GLIBCXX_3.4.32, which TorchSharp 0.107 needs).
+# Configuration comes from the environment (SettingNames: the ShortcutStorage__* identity settings; optional
+# ShortcutPipeline__Worker__* / ShortcutPipeline__Trainer__* tuning). On SIGTERM the worker finishes its batch:
+# the container app gives it terminationGracePeriodSeconds = 150.
 
 ARG APP=Worker
 

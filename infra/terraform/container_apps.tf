@@ -62,6 +62,8 @@ resource "azapi_resource" "worker" {
         ]
       }
       template = {
+        # On SIGTERM the worker finishes its batch (ShortcutPipeline__Worker__ShutdownTimeout, 120 s by default).
+        terminationGracePeriodSeconds = 150
         containers = [
           {
             name  = "worker"

@@ -50,6 +50,8 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
       ]
     }
     template: {
+      // On SIGTERM the worker finishes its batch (ShortcutPipeline__Worker__ShutdownTimeout, 120 s by default).
+      terminationGracePeriodSeconds: 150
       containers: [
         {
           name: 'worker'
