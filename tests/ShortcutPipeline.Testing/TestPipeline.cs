@@ -49,6 +49,13 @@ public sealed class TestPipeline
     {
         ArgumentNullException.ThrowIfNull(azurite);
         PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken).ConfigureAwait(false);
+        return Over(storage, time, limits, statusOptions);
+    }
+
+    /// <summary>Services over storage that exists already (e.g. a <see cref="TestTraining"/>'s, to train and serve together).</summary>
+    public static TestPipeline Over(
+        PipelineStorage storage, TimeProvider? time = null, GenerationJobLimits? limits = null, JobStatusOptions? statusOptions = null)
+    {
         limits ??= new GenerationJobLimits();
         statusOptions ??= new JobStatusOptions { CallbackTimeout = TimeSpan.FromSeconds(5) };
         var registry = new ModelRegistry(storage, time);
