@@ -19,6 +19,7 @@ public static class ShortcutCli
         TrainCommand.Create(),
         SampleCommand.Create(),
         EvalCommand.Create(),
+        ExportCommand.Create(),
         BenchCommand.Create(),
         BenchPipelineCommand.Create(),
     };

@@ -86,6 +86,24 @@ public sealed class ModelCommandsTests : IDisposable
     }
 
     [Fact]
+    public async Task ExportWritesTheEmaWeightsInBfloat16AtHalfTheSize()
+    {
+        string run = await TrainTinyAsync("export-run", steps: 2);
+        string export = Path.Combine(directory, "model.safetensors");
+        Assert.Equal(0, await Run("export", "--checkpoint", Path.Combine(run, "step-2.safetensors"), "--dtype", "bfloat16", "--out", export));
+        var info = Checkpoint.ReadInfo(export);
+        Assert.Equal((2L, false, Checkpoint.SamplingKind), (info.Step, info.HasTrainingState, info.Kind));
+        long floatSize = new FileInfo(Path.Combine(run, "step-2.sampling.safetensors")).Length;
+        Assert.InRange(new FileInfo(export).Length, floatSize / 2 - 4096, floatSize / 2 + 4096);
+        using var model = Checkpoint.LoadForSampling(export);
+        Assert.Equal(TorchSharp.torch.ScalarType.Float32, model.parameters().First().dtype);
+
+        var (code, _, errors) = await CliRunner.RunAsync("export", "--checkpoint", export, "--out", Path.Combine(directory, "again.safetensors"));
+        Assert.Equal(2, code);
+        Assert.Contains("cannot be resumed", errors);
+    }
+
+    [Fact]
     public async Task BenchWritesItsFigures()
     {
         string json = Path.Combine(directory, "bench.json");

@@ -26,7 +26,7 @@ public static class LocalCommand
         var output = new Option<string>("--out") { Description = "Where the images go.", DefaultValueFactory = _ => Path.Combine("out", "local-run") };
         var jobs = new Option<string[]>("--jobs") { Description = "Job files to run instead of the examples (budgets 1, 4 and 128).", AllowMultipleArgumentsPerToken = true };
         var model = new Option<string?>("--model") { Description = "A sampling export (.safetensors) to register as the model \"fashion\" instead of the default one." };
-        var trainSteps = new Option<long>("--train-steps") { Description = "Training steps of the fallback model (only when this build has no embedded model).", DefaultValueFactory = _ => 1500 };
+        var trainSteps = new Option<long>("--train-steps") { Description = "Training steps of the fallback model (only when this build has no embedded model).", DefaultValueFactory = _ => 2000 };
         var device = CommonOptions.Device();
         var timeout = new Option<TimeSpan>("--timeout") { Description = "Give up waiting for the jobs after this long.", DefaultValueFactory = _ => TimeSpan.FromMinutes(30) };
         var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
