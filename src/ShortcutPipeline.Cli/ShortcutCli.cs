@@ -6,6 +6,19 @@ namespace ShortcutPipeline.Cli;
 /// <summary>The `shortcut` command line: every command, for Program.cs and for tests that run it in-process.</summary>
 public static class ShortcutCli
 {
+    /// <summary>What `shortcut` exits with.</summary>
+    public static class ExitCodes
+    {
+        public const int Success = 0;
+        /// <summary>A job failed, was rejected or is unknown; a command failed.</summary>
+        public const int Failed = 1;
+        /// <summary>Bad input: arguments, files or data, with one line saying what is wrong.</summary>
+        public const int BadInput = 2;
+        /// <summary>A wait ran out of time.</summary>
+        public const int Timeout = 3;
+        public const int Cancelled = 130;
+    }
+
     /// <summary>The root command with every sub-command.</summary>
     public static RootCommand CreateRootCommand() => new(
         "shortcut: train, sample, evaluate and serve shortcut models (Frans et al. 2024, One Step Diffusion via Shortcut Models). " +
@@ -25,8 +38,8 @@ public static class ShortcutCli
     };
 
     /// <summary>
-    /// Runs a command line. Bad input (arguments, files, data) prints one clear line and exits with 2; other
-    /// failures print the exception and exit with 1.
+    /// Runs a command line. Bad input (arguments, files, data) prints one clear line and exits with
+    /// <see cref="ExitCodes.BadInput"/>; an unexpected failure prints the exception and exits with 1.
     /// </summary>
     public static async Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null,
         CancellationToken cancellationToken = default)
@@ -40,12 +53,17 @@ public static class ShortcutCli
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException)
         {
             configuration.Error.WriteLine($"shortcut: {e.Message}");
-            return 2;
+            return ExitCodes.BadInput;
         }
         catch (OperationCanceledException)
         {
             configuration.Error.WriteLine("shortcut: cancelled");
-            return 130;
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e)
+        {
+            configuration.Error.WriteLine($"shortcut: unexpected error: {e}");
+            return ExitCodes.Failed;
         }
     }
 }

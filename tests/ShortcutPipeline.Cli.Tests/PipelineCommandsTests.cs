@@ -124,7 +124,7 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
 
         Assert.Equal(1, status.ExitCode);
         Assert.Contains("No job has the id \"nobody\"", status.Errors, StringComparison.Ordinal);
-        Assert.Equal(2, wait.ExitCode);
+        Assert.Equal(ShortcutCli.ExitCodes.Timeout, wait.ExitCode);
         Assert.Contains("nobody: no status yet", wait.Errors, StringComparison.Ordinal);
     }
 

@@ -88,7 +88,7 @@ public static class LocalCommand
             catch (TimeoutException exception)
             {
                 await log.WriteLineAsync(exception.Message);
-                return 2;
+                return ShortcutCli.ExitCodes.Timeout;
             }
 
             var downloads = new List<JobDownload>();

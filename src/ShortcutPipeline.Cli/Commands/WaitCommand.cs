@@ -28,7 +28,7 @@ public static class WaitCommand
             catch (TimeoutException exception)
             {
                 await parse.InvocationConfiguration.Error.WriteLineAsync(exception.Message);
-                return 2;
+                return ShortcutCli.ExitCodes.Timeout;
             }
 
             await PrintAsync(parse.InvocationConfiguration.Output, finished);
