@@ -8,7 +8,7 @@ public sealed class BadRequestTests(AzuriteFixture azurite, ITestOutputHelper ou
 {
     [Theory]
     [InlineData("""{ "runId": "bad", "model": "fashion", "preset": "DiT-Huge/9", "dataset": "fashion-mnist", "steps": 10 }""",
-        "$.preset: Unknown model preset \"DiT-Huge/9\". Known presets: DiT-XL/2, DiT-B/2, DiT-S/4, DiT-Small/4, DiT-Tiny/2.")]
+        "$.preset: Unknown model preset \"DiT-Huge/9\". Known presets: DiT-XL/2, DiT-B/2, DiT-S/4, DiT-Small/4, DiT-Mini/4, DiT-Tiny/2.")]
     [InlineData("""{ "runId": "bad", "model": "fashion", "preset": "DiT-Tiny/2", "dataset": "blob:nosuch", "steps": 10 }""",
         "$.dataset: The dataset blob:nosuch has no blobs")]
     [InlineData("""{ "runId": "bad", "model": "fashion", "preset": "DiT-Tiny/2", "dataset": "/no/such/folder", "steps": 10 }""",
