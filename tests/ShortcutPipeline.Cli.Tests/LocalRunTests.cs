@@ -37,9 +37,10 @@ public sealed class LocalRunTests : IDisposable
             Assert.Equal(($"run-{steps}", $"{steps}", "class-5", "fashion"), (text["jobId"], text["steps"], text["class"], text["model"]));
         }
 
-        // All jobs on one sheet: three rows of four 8x8 tiles.
+        // All jobs on one sheet: three rows of four 8x8 tiles, enlarged for viewing.
         using var sheet = SixLabors.ImageSharp.Image.Load(File.ReadAllBytes(Path.Combine(output, "contact-sheet.png")));
-        Assert.Equal((4 * 10 + 2, 3 * 10 + 2), (sheet.Width, sheet.Height));
+        int scale = ImageGrid.ViewingScale(8);
+        Assert.Equal(((4 * 10 + 2) * scale, (3 * 10 + 2) * scale), (sheet.Width, sheet.Height));
         Assert.Contains("Worker: 3 batches", run.Output, StringComparison.Ordinal);
     }
 

@@ -61,9 +61,10 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
         Assert.Equal(["0.png", "1.png", "2.png", "contact-sheet.png"],
             Directory.GetFiles(Path.Combine(downloads, plainId)).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(plainId, PngWriter.ReadTextChunks(File.ReadAllBytes(Path.Combine(downloads, plainId, "2.png")))["jobId"]);
-        // Three 8x8 tiles, two to a row, 2 pixels of padding around each.
+        // Three 8x8 tiles, two to a row, 2 pixels of padding around each, enlarged for viewing.
         using var sheet = SixLabors.ImageSharp.Image.Load(File.ReadAllBytes(Path.Combine(downloads, plainId, "contact-sheet.png")));
-        Assert.Equal((2 * 10 + 2, 2 * 10 + 2), (sheet.Width, sheet.Height));
+        int scale = ImageGrid.ViewingScale(8);
+        Assert.Equal(((2 * 10 + 2) * scale, (2 * 10 + 2) * scale), (sheet.Width, sheet.Height));
         Assert.Equal(2, Directory.GetFiles(Path.Combine(downloads, derivedId), "?.png").Length);
     }
 

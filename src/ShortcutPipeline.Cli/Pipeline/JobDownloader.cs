@@ -61,13 +61,16 @@ public static class JobDownloader
         return new JobDownload(jobId, folder, blobs.Select(b => Path.Combine(folder, Invariant(b.Index) + ".png")).ToList(), sheet);
     }
 
-    /// <summary>A contact sheet of same-sized PNGs (gray when all are gray, else RGB), <paramref name="columns"/> per row.</summary>
+    /// <summary>
+    /// A contact sheet of same-sized PNGs (gray when all are gray, else RGB), <paramref name="columns"/> per row,
+    /// enlarged so that small images are visible (<see cref="ImageGrid.ViewingScale"/>).
+    /// </summary>
     public static byte[] ContactSheet(IReadOnlyList<byte[]> pngs, int? columns = null)
     {
         ArgumentNullException.ThrowIfNull(pngs);
         using var scope = NewDisposeScope();
         Tensor images = Decode(pngs);
-        return ImageGrid.EncodePng(images, columns);
+        return ImageGrid.EncodePng(images, columns, scale: ImageGrid.ViewingScale(images.shape[2]));
     }
 
     /// <summary>Decodes same-sized PNGs into uint8 (N, C, H, W), C = 1 when all are grayscale, else 3.</summary>

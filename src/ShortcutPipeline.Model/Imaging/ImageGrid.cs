@@ -44,11 +44,20 @@ public static class ImageGrid
         return F.pad(sheet.unsqueeze(0), [padding, 0, padding, 0], value: background).squeeze(0).contiguous().MoveToOuterDisposeScope();
     }
 
-    /// <summary>Tiles the images (see <see cref="Tile"/>) and encodes the sheet as PNG.</summary>
+    /// <summary>
+    /// Tiles the images (see <see cref="Tile"/>) and encodes the sheet as PNG, enlarged <paramref name="scale"/> times
+    /// (each pixel a scale x scale block) for viewing small images.
+    /// </summary>
     public static byte[] EncodePng(Tensor images, int? columns = null, int padding = 2, byte background = 0,
-        IReadOnlyDictionary<string, string>? text = null)
+        IReadOnlyDictionary<string, string>? text = null, int scale = 1)
     {
-        using var sheet = Tile(images, columns, padding, background);
+        if (scale < 1) throw new ArgumentOutOfRangeException(nameof(scale), scale, "Scale must be at least 1.");
+        using var scope = NewDisposeScope();
+        var sheet = Tile(images, columns, padding, background);
+        if (scale > 1) sheet = sheet.repeat_interleave(scale, dim: 1).repeat_interleave(scale, dim: 2);
         return PngWriter.Encode(sheet, text);
     }
+
+    /// <summary>The whole-number enlargement that shows tiles of <paramref name="tileSize"/> pixels at about 112 pixels.</summary>
+    public static int ViewingScale(long tileSize) => (int)Math.Max(1, 112 / Math.Max(1, tileSize));
 }
