@@ -291,6 +291,7 @@ public sealed class DiT : Module<Tensor, Tensor, Tensor, Tensor, Tensor>
     {
         config.Validate();
         Config = config;
+        LibTorchSettings.DisableNnpack();
         lock (GlobalRandomLock)
         {
             if (seed is { } s) torch.manual_seed(s);

@@ -64,6 +64,7 @@ public sealed class QualityClassifier : Module<Tensor, Tensor>
     public QualityClassifier(int channels, int imageSize, int numClasses, long seed = 0) : base(nameof(QualityClassifier))
     {
         (Channels, ImageSize, NumClasses) = (channels, imageSize, numClasses);
+        LibTorchSettings.DisableNnpack();
         lock (DiT.GlobalRandomLock)
         {
             manual_seed(seed);

@@ -34,6 +34,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>, IImageDecoder
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         Config = config;
+        LibTorchSettings.DisableNnpack();
         post_quant_conv = nn.Conv2d(config.LatentChannels, config.LatentChannels, 1, device: device);
         decoder = new VaeDecoderStack(config, device);
         RegisterComponents();

@@ -18,7 +18,7 @@ public static class BenchCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model preset (DiT-Tiny/2, DiT-Small/4, DiT-S/4, DiT-B/2, DiT-XL/2).", DefaultValueFactory = _ => "DiT-Tiny/2" };
+        var preset = new Option<string>("--preset") { Description = $"Model preset: {string.Join(", ", DiT.PresetNames)}.", DefaultValueFactory = _ => "DiT-Tiny/2" };
         var imageSize = new Option<int?>("--input-size") { Description = "Model input size (default: the preset's)." };
         var channels = new Option<int?>("--channels") { Description = "Input channels (default: the preset's)." };
         var device = CommonOptions.Device();
