@@ -50,12 +50,14 @@ public static class EvalCommand
                 using var model = Checkpoint.LoadForSampling(path, dev);
                 if (model.Config.InputSize != first.InputSize || model.Config.InChannels != first.InChannels)
                     throw new ArgumentException($"{name}: all models must share one image size and channel count.");
-                using var bar = new ConsoleProgress($"eval {name}", budgetList.Count);
-                int done = 0;
+                // Counted in sampler steps, so the estimate weighs a 128-step budget 128 times a 1-step one.
+                using var bar = new ConsoleProgress($"eval {name}", budgetList.Sum());
+                int stepsDone = 0;
                 foreach (var row in evaluation.Evaluate(name, model, budgetList, cancellationToken))
                 {
                     rows.Add(row);
-                    bar.Report(++done, $"{row.Steps} steps: {row.FrechetDistance:F2}");
+                    stepsDone += row.Steps;
+                    bar.Report(stepsDone, $"{row.Steps} steps: {row.FrechetDistance:F2}");
                 }
             }
 

@@ -18,7 +18,7 @@ public sealed class LinePlot
         new(31, 119, 180), new(214, 39, 40), new(44, 160, 44), new(255, 127, 14), new(148, 103, 189), new(140, 86, 75),
     ];
 
-    private const int Width = 760, Height = 480, Left = 80, Right = 190, Top = 48, Bottom = 64;
+    private const int Width = 760, Height = 480, Left = 80, Right = 190, Top = 60, Bottom = 64;
 
     public string Title { get; init; } = "";
     public string XLabel { get; init; } = "";
@@ -66,7 +66,7 @@ public sealed class LinePlot
         }
         Line(image, Left, Top, Left, Top + plotHeight, black, 1);
         Line(image, Left, Top + plotHeight, Left + plotWidth, Top + plotHeight, black, 1);
-        Text(image, Title, Left + (plotWidth - TextWidth(Title, 2)) / 2, 14, black, 2);
+        Text(image, Title, Left + (plotWidth - TextWidth(Title, 2)) / 2, 10, black, 2);
         Text(image, XLabel, Left + (plotWidth - TextWidth(XLabel)) / 2, Height - 28, black);
         Text(image, YLabel, 8, Top - 20, black);
 
