@@ -4,9 +4,10 @@ namespace ShortcutPipeline.Cli;
 
 /// <summary>
 /// A one-line progress bar on standard error: redrawn in place on a terminal; otherwise (CI logs, pipes) printed
-/// at every 10% and at least every 30 seconds.
+/// at every 10% and at least every 30 seconds. <paramref name="start"/> is the count already done when the bar is
+/// made (a resumed training run): the estimate of the time left counts only what this process has done.
 /// </summary>
-public sealed class ConsoleProgress(string label, long total) : IDisposable
+public sealed class ConsoleProgress(string label, long total, long start = 0) : IDisposable
 {
     private const int BarWidth = 30;
     private readonly Stopwatch clock = Stopwatch.StartNew();
@@ -31,7 +32,7 @@ public sealed class ConsoleProgress(string label, long total) : IDisposable
             lastDraw = clock.Elapsed;
         }
         int filled = total == 0 ? BarWidth : (int)(BarWidth * Math.Min(done, total) / total);
-        var eta = done > 0 && !finished ? TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds * (total - done) / done) : TimeSpan.Zero;
+        var eta = done > start && !finished ? TimeSpan.FromSeconds(clock.Elapsed.TotalSeconds * (total - done) / (done - start)) : TimeSpan.Zero;
         var line = $"{label} [{new string('#', filled)}{new string('.', BarWidth - filled)}] {done}/{total} {detail}" +
                    (finished ? $" done in {Format(clock.Elapsed)}" : $" eta {Format(eta)}");
         if (interactive) Console.Error.Write("\r" + line.PadRight(lastLine.Length));

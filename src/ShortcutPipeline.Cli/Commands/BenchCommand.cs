@@ -103,7 +103,7 @@ public static class BenchCommand
 
         var (afterWarmup, atEnd, peak) = SamplerMemory(sampler, config, device, memoryBatches);
         Console.WriteLine($"memory over {memoryBatches} sampler batches (batch 16, 1 step): RSS {afterWarmup:F0} MiB after 10 batches, " +
-                          $"{atEnd:F0} MiB at the end, peak RSS {peak:F0} MiB");
+                          $"{atEnd:F0} MiB at the end, peak RSS of the whole bench {peak:F0} MiB");
 
         return new Report(config.Name, model.ParameterCount(), flopsPerImage / 1e9, device.ToString(), dtype.ToString(), matmul,
             figures, trainingImagesPerSecond, memoryBatches, afterWarmup, atEnd, peak);

@@ -78,7 +78,7 @@ public static class TrainCommand
             Console.Error.WriteLine($"training {trainer.Config.Name} ({trainer.Model.ParameterCount() / 1e6:F2}M parameters) on {data.Count} images, " +
                                     $"{trainer.Options.Objective}, batch {trainer.Options.BatchSize}, {dev.type}, from step {trainer.Step} to {loop.TotalSteps}");
 
-            using var bar = new ConsoleProgress("train", loop.TotalSteps);
+            using var bar = new ConsoleProgress("train", loop.TotalSteps, start: trainer.Step);
             var progress = new SynchronousProgress<TrainingProgress>(p =>
                 bar.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss:F4} {p.ImagesPerSecond:F0} img/s")));
             await TrainingLoop.RunAsync(trainer, data, loop, progress, (files, _) =>

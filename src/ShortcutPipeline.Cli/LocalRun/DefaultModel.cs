@@ -67,7 +67,7 @@ public static class DefaultModel
         using Trainer trainer = latest is not null
             ? Checkpoint.Resume(latest, device)
             : new Trainer(FallbackConfig, new TrainingOptions { BatchSize = 64, LearningRate = 1e-3, Seed = 0 }, device);
-        using var bar = new ConsoleProgress("train", steps);
+        using var bar = new ConsoleProgress("train", steps, start: trainer.Step);
         var progress = new Commands.SynchronousProgress<TrainingProgress>(p =>
             bar.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss:F4} {p.ImagesPerSecond:F0} img/s")));
         await TrainingLoop.RunAsync(trainer, data, new TrainingLoopOptions
