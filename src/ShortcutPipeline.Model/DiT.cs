@@ -162,6 +162,9 @@ public sealed class PatchEmbed : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The weights' type (float32, or bfloat16 for CUDA sampling and training): the type inputs are cast to.</summary>
+    public ScalarType WeightType => proj.weight!.dtype;
+
     public override Tensor forward(Tensor x)
     {
         using var projected = proj.forward(x);
@@ -340,6 +343,7 @@ public sealed class DiT : Module<Tensor, Tensor, Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor t, Tensor level, Tensor labels)
     {
         using var scope = NewDisposeScope();
+        x = x.to(x_embedder.WeightType);   // callers hold float32 samples; the weights may be bfloat16
         var tokens = x_embedder.forward(x) + PositionsFor(x);
         var c = t_embedder.forward(t) + dt_embedder.forward(level) + y_embedder.forward(labels);
         foreach (var block in blocks) tokens = block.forward(tokens, c);

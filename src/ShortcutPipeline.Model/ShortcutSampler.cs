@@ -27,7 +27,6 @@ public sealed class ShortcutSampler(DiT model)
     public DiT Model { get; } = model;
 
     private Device Device => Model.parameters().First().device;
-    private ScalarType ModelType => Model.parameters().First().dtype;
 
     /// <summary>
     /// Samples the requests; returns float32 samples on the CPU in the model's space: pixels in [-1, 1] or latents.
@@ -66,7 +65,7 @@ public sealed class ShortcutSampler(DiT model)
             Tensor Pick(Tensor t) => all ? t : t.index_select(0, index!);
             var d = Pick(stepSize);
             var t = i * d;  // t = i / steps per row
-            var v = Velocity(Model, Pick(x).to(ModelType), t, Pick(level), Pick(labels), Pick(scales)).to(float32);
+            var v = Velocity(Model, Pick(x), t, Pick(level), Pick(labels), Pick(scales)).to(float32);
             var update = v * d.view(-1, 1, 1, 1);
             if (all) x.add_(update);
             else x.index_add_(0, index!, update, 1);

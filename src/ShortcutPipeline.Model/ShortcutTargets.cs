@@ -178,11 +178,10 @@ public static class ShortcutTargets
         var half = (d / 2).view(-1, 1, 1, 1);
         var halfLevel = level + 1;
         var guidance = GuidanceScales(level, labels, model.Config, options.BootstrapCfgScale);
-        var dtype = model.parameters().First().dtype;
 
-        var v1 = ShortcutSampler.Velocity(model, xt.to(dtype), t, halfLevel, labels, guidance).to(xt.dtype);
+        var v1 = ShortcutSampler.Velocity(model, xt, t, halfLevel, labels, guidance).to(xt.dtype);
         var x2 = (xt + half * v1).clamp(-options.Clip, options.Clip);
-        var v2 = ShortcutSampler.Velocity(model, x2.to(dtype), t + d / 2, halfLevel, labels, guidance).to(xt.dtype);
+        var v2 = ShortcutSampler.Velocity(model, x2, t + d / 2, halfLevel, labels, guidance).to(xt.dtype);
         return ((v1 + v2) / 2).clamp(-options.Clip, options.Clip).MoveToOuterDisposeScope();
     }
 

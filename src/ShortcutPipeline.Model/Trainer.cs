@@ -95,7 +95,7 @@ public sealed class Trainer : IDisposable
             ? ShortcutTargets.Build(images, labels, BootstrapModel(), Options.Shortcut, generator)
             : FlowMatchingTargets.Build(images, labels, Config, Options.Shortcut.LabelDropout, generator);
         Network.train();
-        var prediction = Network.forward(targets.Xt.to(images.dtype), targets.T, targets.Level, targets.Labels);
+        var prediction = Network.forward(targets.Xt, targets.T, targets.Level, targets.Labels);
         var loss = nn.functional.mse_loss(prediction.to(float32), targets.Velocity.to(float32));
 
         Optimizer.zero_grad();
