@@ -61,9 +61,18 @@ public sealed class TrainingTargets(Tensor xt, Tensor t, Tensor level, Tensor la
     public Tensor Velocity { get; } = velocity;
     public int BootstrapRows { get; } = bootstrapRows;
 
+    private Tensor[] All => [Xt, T, Level, Labels, Velocity];
+
+    /// <summary>Moves every tensor to the dispose scope outside the one they were built in; returns this.</summary>
+    internal TrainingTargets MoveToOuterDisposeScope()
+    {
+        foreach (var tensor in All) tensor.MoveToOuterDisposeScope();
+        return this;
+    }
+
     public void Dispose()
     {
-        foreach (var tensor in new[] { Xt, T, Level, Labels, Velocity }) tensor.Dispose();
+        foreach (var tensor in All) tensor.Dispose();
     }
 }
 
@@ -104,13 +113,7 @@ public static class FlowMatchingTargets
         var v = Velocity(noise, images);
         var level = full([rows], config.FinestLevel, int64, images.device);
         var y = DropLabels(labels.cpu(), labelDropout, config.NullClass, generator).to(images.device);
-        return Moved(new TrainingTargets(xt, t, level, y, v, 0));
-    }
-
-    internal static TrainingTargets Moved(TrainingTargets targets)
-    {
-        foreach (var tensor in new[] { targets.Xt, targets.T, targets.Level, targets.Labels, targets.Velocity }) tensor.MoveToOuterDisposeScope();
-        return targets;
+        return new TrainingTargets(xt, t, level, y, v, 0).MoveToOuterDisposeScope();
     }
 }
 
@@ -163,8 +166,8 @@ public static class ShortcutTargets
         var vF = FlowMatchingTargets.Velocity(noise[bootstrapRows..], images[bootstrapRows..]);
         var levelF = full([flowRows], config.FinestLevel, int64, device);
 
-        return FlowMatchingTargets.Moved(new TrainingTargets(
-            cat([xtB, xtF]), cat([t, tF]), cat([level, levelF]), y, cat([target.to(vF.dtype), vF]), bootstrapRows));
+        return new TrainingTargets(
+            cat([xtB, xtF]), cat([t, tF]), cat([level, levelF]), y, cat([target.to(vF.dtype), vF]), bootstrapRows).MoveToOuterDisposeScope();
     }
 
     /// <summary>
