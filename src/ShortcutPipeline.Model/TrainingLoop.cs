@@ -39,13 +39,16 @@ public static class TrainingLoop
     public static string GridName(long step) => $"step-{step}.grid.png";
 
     /// <summary>The newest resumable checkpoint in a folder, if any.</summary>
-    public static string? LatestCheckpoint(string directory) => !Directory.Exists(directory) ? null :
+    public static string? LatestCheckpoint(string directory) =>
+        Directory.Exists(directory) ? CheckpointsNewestFirst(directory).FirstOrDefault() : null;
+
+    /// <summary>The resumable checkpoints of a folder (step-{n}.safetensors), newest first.</summary>
+    private static IEnumerable<string> CheckpointsNewestFirst(string directory) =>
         Directory.EnumerateFiles(directory, "step-*.safetensors")
             .Select(path => (path, step: StepOf(Path.GetFileName(path))))
             .Where(c => c.step is not null)
             .OrderByDescending(c => c.step)
-            .Select(c => c.path)
-            .FirstOrDefault();
+            .Select(c => c.path);
 
     private static long? StepOf(string fileName)
     {
@@ -93,12 +96,7 @@ public static class TrainingLoop
         File.WriteAllBytes(files.SampleGrid, SampleGrid(trainer.Ema.Model, options.GridBudgets));
         losses.Flush();
         losses.Plot(files.LossPlot);
-        foreach (var old in Directory.EnumerateFiles(dir, "step-*.safetensors")
-                     .Select(p => (p, s: StepOf(Path.GetFileName(p)))).Where(c => c.s is not null)
-                     .OrderByDescending(c => c.s).Skip(options.KeepCheckpoints))
-        {
-            File.Delete(old.p);
-        }
+        foreach (var old in CheckpointsNewestFirst(dir).Skip(options.KeepCheckpoints)) File.Delete(old);
         return files;
     }
 
