@@ -32,7 +32,7 @@ public static class ImageFolder
         if (imageSize < 1) throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "Image size must be positive.");
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "Channels must be 1 (gray) or 3 (RGB).");
         if (maxImagesPerClass < 1) throw new ArgumentOutOfRangeException(nameof(maxImagesPerClass), maxImagesPerClass, "Must be positive.");
-        var files = ListImages(root, maxImagesPerClass);
+        var (classNames, files) = ListImages(root, maxImagesPerClass);
 
         int imageBytes = imageSize * imageSize * channels;
         var pixels = new byte[(long)files.Count * imageBytes];
@@ -45,14 +45,14 @@ public static class ImageFolder
             image.CopyTo(pixels, (long)i * imageBytes);
         }
 
-        var classNames = files.Select(f => f.ClassName).Distinct().ToArray();
         using var scope = NewDisposeScope();
         var images = ByteTensor.From(pixels, files.Count, imageSize, imageSize, channels).permute(0, 3, 1, 2);
-        var labels = tensor(files.Select(f => (long)Array.IndexOf(classNames, f.ClassName)).ToArray(), [files.Count], ScalarType.Int64);
+        var labels = tensor(files.Select(f => (long)f.Label).ToArray(), [files.Count], ScalarType.Int64);
         return new ImageDataset(images, labels, classNames);
     }
 
-    private static List<(string Path, string ClassName)> ListImages(string root, int? maxImagesPerClass)
+    /// <summary>The class names (the sub-folders, in ordinal order) and every image with its class's index.</summary>
+    private static (string[] ClassNames, List<(string Path, int Label)> Files) ListImages(string root, int? maxImagesPerClass)
     {
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Image folder {root} does not exist.");
         var classFolders = new DirectoryInfo(root).EnumerateDirectories()
@@ -62,8 +62,8 @@ public static class ImageFolder
         if (classFolders.Count == 0)
             throw new InvalidDataException($"Image folder {root} has no class sub-folders; put each class's images in root/<class name>/.");
 
-        var files = new List<(string Path, string ClassName)>();
-        foreach (var folder in classFolders)
+        var files = new List<(string Path, int Label)>();
+        foreach (var (folder, label) in classFolders.Select((folder, label) => (folder, label)))
         {
             var images = folder.EnumerateFiles()
                 .Where(f => !f.Name.StartsWith('.') && ImageExtensions.Contains(f.Extension, StringComparer.OrdinalIgnoreCase))
@@ -73,9 +73,9 @@ public static class ImageFolder
                 .ToList();
             if (images.Count == 0)
                 throw new InvalidDataException($"Class folder {folder.FullName} holds no PNG or JPEG images.");
-            files.AddRange(images.Select(path => (path, folder.Name)));
+            files.AddRange(images.Select(path => (path, label)));
         }
-        return files;
+        return (classFolders.Select(d => d.Name).ToArray(), files);
     }
 
     /// <summary>Decodes one image as <typeparamref name="TPixel"/>, center-crops it square and resizes it; returns its interleaved bytes.</summary>
