@@ -64,11 +64,6 @@ public static class StepBudget
         ? System.Numerics.BitOperations.Log2((uint)steps)
         : throw new ArgumentOutOfRangeException(nameof(steps), steps, "A step budget is a power of two from 1 to 128.");
 
-    /// <summary>The budgets 1, 2, 4, ..., max.</summary>
-    public static IEnumerable<int> All(int max = Max)
-    {
-        for (int s = 1; s <= max; s *= 2) yield return s;
-    }
 }
 
 /// <summary>Sine-cosine features of a scalar per sample, as in DiT's timestep embedding.</summary>
