@@ -380,6 +380,25 @@ public sealed class DiT : Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 
     public long ParameterCount() => parameters().Sum(p => p.numel());
 
+    /// <summary>
+    /// A new DiT of this configuration on <paramref name="device"/> in <paramref name="type"/> (the EMA model, the
+    /// bfloat16 working copy), its parameters paired by name with this one's; <see cref="CopyParameters"/> fills it.
+    /// </summary>
+    internal (DiT Copy, ParameterPair[] Pairs) Mirror(Device device, ScalarType type)
+    {
+        var copy = new DiT(Config);
+        copy.to(device).to(type);
+        var mirrored = copy.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        return (copy, named_parameters().Select(p => new ParameterPair(p.parameter, mirrored[p.name])).ToArray());
+    }
+
+    /// <summary>Copies each pair's source weights into its mirror.</summary>
+    internal static void CopyParameters(IEnumerable<ParameterPair> pairs)
+    {
+        using var _ = no_grad();
+        foreach (var (source, mirror) in pairs) mirror.copy_(source);
+    }
+
     /// <summary>Approximate forward FLOPs per image (2 per multiply-add), for throughput reports.</summary>
     public double ForwardFlopsPerImage()
     {
@@ -432,3 +451,6 @@ public sealed class DiT : Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 
     public static IReadOnlyList<string> PresetNames { get; } = ["DiT-XL/2", "DiT-B/2", "DiT-S/4", "DiT-Small/4", "DiT-Mini/4", "DiT-Tiny/2"];
 }
+
+/// <summary>A parameter of one DiT and the same-named parameter of its mirror (<see cref="DiT.Mirror"/>).</summary>
+internal readonly record struct ParameterPair(TorchSharp.Modules.Parameter Source, TorchSharp.Modules.Parameter Mirror);

@@ -10,7 +10,7 @@ namespace ShortcutPipeline.Model;
 /// </summary>
 public sealed class Ema : IDisposable
 {
-    private readonly (TorchSharp.Modules.Parameter Shadow, TorchSharp.Modules.Parameter Source)[] pairs;
+    private readonly ParameterPair[] pairs;   // (source, shadow)
 
     public DiT Model { get; }
     public double Decay { get; }
@@ -22,12 +22,9 @@ public sealed class Ema : IDisposable
         Decay = decay;
         Warmup = warmup;
         var first = source.parameters().First();
-        Model = new DiT(source.Config);
-        Model.to(first.device).to(first.dtype);
+        (Model, pairs) = source.Mirror(first.device, first.dtype);
         foreach (var parameter in Model.parameters()) parameter.requires_grad = false;
         Model.eval();
-        var shadow = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        pairs = source.named_parameters().Select(p => (shadow[p.name], p.parameter)).ToArray();
         CopyFromSource();
     }
 
@@ -38,15 +35,11 @@ public sealed class Ema : IDisposable
     {
         double decay = DecayAt(step);
         using var _ = no_grad();
-        foreach (var (shadow, source) in pairs) shadow.mul_(decay).add_(source, alpha: 1 - decay);
+        foreach (var (source, shadow) in pairs) shadow.mul_(decay).add_(source, alpha: 1 - decay);
     }
 
     /// <summary>Sets the average to the source's current weights.</summary>
-    public void CopyFromSource()
-    {
-        using var _ = no_grad();
-        foreach (var (shadow, parameter) in pairs) shadow.copy_(parameter);
-    }
+    public void CopyFromSource() => DiT.CopyParameters(pairs);
 
     public void Dispose() => Model.Dispose();
 }

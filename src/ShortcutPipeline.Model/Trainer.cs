@@ -45,7 +45,7 @@ public sealed record TrainingProgress(long Step, long TotalSteps, double Loss, d
 public sealed class Trainer : IDisposable
 {
     private readonly DiT? compute;   // the bfloat16 working copy, when BFloat16
-    private readonly (Parameter Master, Parameter Working)[] computePairs = [];
+    private readonly ParameterPair[] computePairs = [];   // (master, working)
     private long[] epochOrder = [];
     private long epochOfOrder = -1;
 
@@ -71,10 +71,7 @@ public sealed class Trainer : IDisposable
         Optimizer = optim.AdamW(Model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         if (options.BFloat16)
         {
-            compute = new DiT(config);
-            compute.to(Device).to(bfloat16);
-            var working = compute.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            computePairs = Model.named_parameters().Select(p => (p.parameter, working[p.name])).ToArray();
+            (compute, computePairs) = Model.Mirror(Device, bfloat16);
         }
     }
 
@@ -149,9 +146,7 @@ public sealed class Trainer : IDisposable
 
     private void SyncWorkingCopy()
     {
-        if (compute is null) return;
-        using var _ = no_grad();
-        foreach (var (master, working) in computePairs) working.copy_(master);
+        if (compute is not null) DiT.CopyParameters(computePairs);
     }
 
     private void CopyGradientsToMaster()
