@@ -71,6 +71,10 @@ public sealed class TrainingQueueConsumer
             {
                 outcome = await ProcessNextAsync(cancellationToken).ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;   // stopped while receiving or training: an unfinished request becomes visible again
+            }
             catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
             {
                 logger.LogError(exception, "A training attempt failed; its request will be delivered again.");
