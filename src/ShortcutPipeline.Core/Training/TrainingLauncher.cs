@@ -97,6 +97,13 @@ public sealed class TrainingLauncher
     {
         ArgumentNullException.ThrowIfNull(request);
         string datasetFingerprint = await datasets.FingerprintAsync(request.Dataset, cancellationToken).ConfigureAwait(false);
+        return await LaunchAsync(request, trigger, datasetFingerprint, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Launches a valid request whose dataset fingerprint the caller computed already (the scheduler, which decided on it).</summary>
+    internal async Task<LaunchResult> LaunchAsync(
+        TrainingRequest request, TrainingTrigger trigger, string datasetFingerprint, CancellationToken cancellationToken)
+    {
         (TrainingRun run, bool created) = await runs.CreateAsync(request, trigger, datasetFingerprint, cancellationToken).ConfigureAwait(false);
         if (!created && !string.Equals(run.ConfigurationFingerprint, request.ConfigurationFingerprint(), StringComparison.Ordinal))
         {
