@@ -208,13 +208,12 @@ public sealed class JobIntake
         {
             manifest = await registry.ResolveAsync(model.Name, model.Version, cancellationToken).ConfigureAwait(false);
             string container = storage.Options.CheckpointsContainer;
-            if (manifest is null && model.Version is null)
+            if (manifest is null)
             {
-                read.ReasonList.Add($"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelRegistry.LatestBlobName(model.Name)}).");
-            }
-            else if (manifest is null)
-            {
-                ModelManifestEntry? latest = await registry.GetLatestAsync(model.Name, cancellationToken).ConfigureAwait(false);
+                // Resolving an unpinned model read latest.json already: only a pinned one needs it read for the reason.
+                ModelManifestEntry? latest = model.Version is null
+                    ? null
+                    : await registry.GetLatestAsync(model.Name, cancellationToken).ConfigureAwait(false);
                 read.ReasonList.Add(latest is null
                     ? $"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelRegistry.LatestBlobName(model.Name)})."
                     : $"$.model.version \"{model.Version}\" is not a version of model \"{model.Name}\" (there is no {container}/{ModelRegistry.VersionBlobName(model.Name, model.Version!)}; the latest version is \"{latest.Manifest.Version}\").");
