@@ -78,7 +78,7 @@ public sealed class TrainingLauncher
         if (!created && !string.Equals(run.ContentHash, read.ContentHash, StringComparison.Ordinal))
         {
             // The id is another run's: record the rejection under one derived from the content.
-            string derived = "rejected-" + read.ContentHash[..24];
+            string derived = TrainingRequestReader.RejectedRunId(read.ContentHash);
             IReadOnlyList<string> reasons = [TakenRunIdReason(run), .. read.Reasons];
             (run, created) = await runs.RecordRejectedAsync(derived, read.Model, message, read.ContentHash, reasons, trigger, cancellationToken)
                 .ConfigureAwait(false);

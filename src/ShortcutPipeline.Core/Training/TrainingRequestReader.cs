@@ -62,6 +62,16 @@ public sealed partial class TrainingRequestReader
     }
 
     /// <summary>
+    /// The run id of a rejected request that has no usable id of its own: <c>rejected-{first 24 characters of the
+    /// content hash}</c>, so that the same content maps to the same rejection.
+    /// </summary>
+    public static string RejectedRunId(string contentHash)
+    {
+        ArgumentNullException.ThrowIfNull(contentHash);
+        return "rejected-" + contentHash[..24];
+    }
+
+    /// <summary>
     /// Reads <paramref name="message"/>. The run id is the request's own when it has a valid one; otherwise
     /// <paramref name="defaultRunId"/> (the trainer passes one derived from the queue message id) or, when that is
     /// null, a new one from <see cref="NewRunId"/> (valid requests) or <c>rejected-{content hash}</c> (invalid ones).
@@ -92,7 +102,7 @@ public sealed partial class TrainingRequestReader
         }
 
         string runId = draft.RunId ?? defaultRunId
-            ?? (reasons.Count == 0 ? NewRunId(draft.Model!, time.GetUtcNow()) : "rejected-" + contentHash[..24]);
+            ?? (reasons.Count == 0 ? NewRunId(draft.Model!, time.GetUtcNow()) : RejectedRunId(contentHash));
         TrainingRequest? request = reasons.Count > 0 ? null : new TrainingRequest
         {
             RunId = runId,
