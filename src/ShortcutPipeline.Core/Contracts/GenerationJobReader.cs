@@ -25,7 +25,6 @@ public sealed partial class GenerationJobReader
     private const string IdRule = "a string of 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'";
     private const string ClassShape = "{ \"label\": ..., \"count\": ... }";
     private const string ItemShape = "{ \"label\": ..., \"seed\": ... }";
-    private const string NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit";
 
     private readonly GenerationJobLimits limits;
 
@@ -39,6 +38,9 @@ public sealed partial class GenerationJobReader
 
     /// <summary>True when <paramref name="id"/> is a valid job id (<c>[A-Za-z0-9_-]{1,64}</c>).</summary>
     public static bool IsValidJobId(string? id) => id is not null && IdPattern().IsMatch(id);
+
+    /// <summary>What <see cref="IsValidModelName"/> accepts, in words, for rejection reasons and errors.</summary>
+    internal const string ModelNameRule = "1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit";
 
     /// <summary>True when <paramref name="name"/> is a valid model name or version.</summary>
     public static bool IsValidModelName(string? name) => name is not null && ModelNamePattern().IsMatch(name);
@@ -228,7 +230,7 @@ public sealed partial class GenerationJobReader
         }
         else if (nameElement.ValueKind != JsonValueKind.String || !IsValidModelName(nameElement.GetString()))
         {
-            reasons.Add($"$.model.name must be {NameRule}; got {JobText.Describe(nameElement)}.");
+            reasons.Add($"$.model.name must be {ModelNameRule}; got {JobText.Describe(nameElement)}.");
         }
         else
         {
@@ -246,7 +248,7 @@ public sealed partial class GenerationJobReader
             else
             {
                 versionValid = false;
-                reasons.Add($"$.model.version must be {NameRule}, or absent for the latest version; got {JobText.Describe(versionElement)}.");
+                reasons.Add($"$.model.version must be {ModelNameRule}, or absent for the latest version; got {JobText.Describe(versionElement)}.");
             }
         }
 

@@ -293,7 +293,7 @@ public sealed class ModelRegistry
         if (!GenerationJobReader.IsValidModelName(name))
         {
             throw new ArgumentException(
-                $"'{name}' is not a valid model name or version: 1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit.",
+                $"'{name}' is not a valid model name or version: {GenerationJobReader.ModelNameRule}.",
                 parameterName);
         }
 

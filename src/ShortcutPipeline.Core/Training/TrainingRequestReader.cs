@@ -37,7 +37,6 @@ public sealed partial class TrainingRequestReader
     internal static readonly string[] PromotionProperties = ["budget", "maxFrechetDistance", "samples", "classifierSteps"];
 
     private const string RunIdRule = "1 to 40 letters, digits, '_' or '-', starting and ending with a letter or digit (and not \"versions\")";
-    private const string NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit";
 
     private readonly TimeProvider time;
 
@@ -137,7 +136,7 @@ public sealed partial class TrainingRequestReader
 
         JsonMessage.CheckKnownProperties(root, "$", RootProperties, reasons);
         draft.RunId = ReadString(root, "runId", required: false, IsValidRunId, RunIdRule, reasons);
-        draft.Model = ReadString(root, "model", required: true, GenerationJobReader.IsValidModelName, NameRule, reasons);
+        draft.Model = ReadString(root, "model", required: true, GenerationJobReader.IsValidModelName, GenerationJobReader.ModelNameRule, reasons);
         draft.Preset = ReadString(root, "preset", required: true, p => p.Length is >= 1 and <= 64 && p.Trim() == p,
             "a preset name such as \"DiT-Small/4\" (at most 64 characters)", reasons);
         draft.InputSize = ReadInt(root, "$.inputSize", "inputSize", 4, 1024, reasons);
