@@ -22,21 +22,11 @@ internal sealed class JobStatusStore
         this.maxAttempts = maxAttempts;
     }
 
-    public async Task<JobStatusRecord?> GetAsync(string jobId, CancellationToken cancellationToken)
-    {
-        NullableResponse<JobStatusRecord> response = await table
-            .GetEntityIfExistsAsync<JobStatusRecord>(jobId, JobStatusRecord.JobRowKey, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
-        return response.HasValue ? response.Value : null;
-    }
+    public Task<JobStatusRecord?> GetAsync(string jobId, CancellationToken cancellationToken) =>
+        OptimisticTableUpdate.GetAsync<JobStatusRecord>(table, jobId, JobStatusRecord.JobRowKey, cancellationToken);
 
-    public async Task<JobMessageRecord?> GetMessageAsync(string jobId, CancellationToken cancellationToken)
-    {
-        NullableResponse<JobMessageRecord> response = await table
-            .GetEntityIfExistsAsync<JobMessageRecord>(jobId, JobMessageRecord.MessageRowKey, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
-        return response.HasValue ? response.Value : null;
-    }
+    public Task<JobMessageRecord?> GetMessageAsync(string jobId, CancellationToken cancellationToken) =>
+        OptimisticTableUpdate.GetAsync<JobMessageRecord>(table, jobId, JobMessageRecord.MessageRowKey, cancellationToken);
 
     /// <summary>Adds a new record and its message in one transaction; false when the job id is taken already.</summary>
     public async Task<bool> TryAddAsync(JobStatusRecord record, JobMessageRecord message, CancellationToken cancellationToken)
