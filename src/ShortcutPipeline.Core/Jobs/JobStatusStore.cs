@@ -71,4 +71,25 @@ internal sealed class JobStatusStore
         OptimisticTableUpdate.UpdateAsync<JobStatusRecord>(
             table, jobId, JobStatusRecord.JobRowKey, change, record => record.UpdatedAt = time.GetUtcNow(), maxAttempts,
             $"status of job {jobId}", cancellationToken);
+
+    /// <summary>
+    /// Finishes job <paramref name="jobId"/> in <paramref name="state"/> unless it has finished already: sets the
+    /// state, applies <paramref name="alsoChange"/> (if any) and stamps <see cref="JobStatusRecord.FinishedAt"/>
+    /// with <paramref name="clock"/>'s time, through <see cref="UpdateAsync"/>. Returns the final record (null: no
+    /// such job) and whether this call finished it.
+    /// </summary>
+    public Task<(JobStatusRecord? Record, bool Changed)> FinishUnlessTerminalAsync(
+        string jobId, JobState state, TimeProvider clock, Action<JobStatusRecord>? alsoChange, CancellationToken cancellationToken) =>
+        UpdateAsync(jobId, record =>
+        {
+            if (record.JobState.IsTerminal())
+            {
+                return false;
+            }
+
+            record.JobState = state;
+            alsoChange?.Invoke(record);
+            record.FinishedAt = clock.GetUtcNow();
+            return true;
+        }, cancellationToken);
 }
