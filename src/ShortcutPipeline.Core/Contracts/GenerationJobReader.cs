@@ -155,7 +155,7 @@ public sealed partial class GenerationJobReader
         }
 
         JsonMessage.CheckKnownProperties(root, "$", RootProperties, reasons);
-        ReadId(root, draft, reasons);
+        draft.ClientId = JsonMessage.ReadString(root, "$.id", "id", required: false, IsValidJobId, IdRule, reasons);
         ReadModel(root, draft, reasons);
 
         bool hasClasses = JsonMessage.TryGetPresent(root, "classes", out JsonElement classes);
@@ -180,7 +180,8 @@ public sealed partial class GenerationJobReader
         }
 
         ReadSteps(root, draft, reasons);
-        ReadCfgScale(root, draft, reasons);
+        draft.CfgScale = JsonMessage.ReadNumber(root, "$.cfgScale", "cfgScale", "a number from 0 to 20 (1: no guidance)",
+            v => v >= 0 && v <= GenerationJobLimits.MaxCfgScale, reasons) ?? draft.CfgScale;
         if (JsonMessage.TryGetPresent(root, "seed", out JsonElement seed))
         {
             draft.Seed = ReadSeed(seed, "$.seed", reasons);
@@ -189,23 +190,6 @@ public sealed partial class GenerationJobReader
         ReadPriority(root, draft, reasons);
         ReadDeadline(root, draft, reasons);
         ReadCallbackUrl(root, draft, reasons);
-    }
-
-    private static void ReadId(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "id", out JsonElement id))
-        {
-            return;
-        }
-
-        if (id.ValueKind == JsonValueKind.String && IsValidJobId(id.GetString()))
-        {
-            draft.ClientId = id.GetString();
-        }
-        else
-        {
-            reasons.Add($"$.id must be {IdRule}; got {JobText.Describe(id)}.");
-        }
     }
 
     private static void ReadModel(JsonElement root, Draft draft, ReasonList reasons)
@@ -400,24 +384,6 @@ public sealed partial class GenerationJobReader
         else
         {
             reasons.Add($"$.steps must be {rule}; got {JobText.Describe(steps)}.");
-        }
-    }
-
-    private static void ReadCfgScale(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "cfgScale", out JsonElement scale))
-        {
-            return;
-        }
-
-        if (scale.ValueKind == JsonValueKind.Number && scale.TryGetDouble(out double value)
-            && double.IsFinite(value) && value >= 0 && value <= GenerationJobLimits.MaxCfgScale)
-        {
-            draft.CfgScale = value;
-        }
-        else
-        {
-            reasons.Add($"$.cfgScale must be a number from 0 to 20 (1: no guidance); got {JobText.Describe(scale)}.");
         }
     }
 
