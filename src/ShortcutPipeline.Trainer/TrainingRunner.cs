@@ -151,7 +151,7 @@ public sealed partial class TrainingRunner
             return run;
         }
 
-        await FailAsync("rejected-" + read.ContentHash[..24], request.Model, text, read.ContentHash, [TrainingLauncher.TakenRunIdReason(run)], cancellationToken)
+        await FailAsync(TrainingRequestReader.RejectedRunId(read.ContentHash), request.Model, text, read.ContentHash, [TrainingLauncher.TakenRunIdReason(run)], cancellationToken)
             .ConfigureAwait(false);
         return null;
     }

@@ -25,7 +25,6 @@ public sealed partial class GenerationJobReader
     private const string IdRule = "a string of 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'";
     private const string ClassShape = "{ \"label\": ..., \"count\": ... }";
     private const string ItemShape = "{ \"label\": ..., \"seed\": ... }";
-    private const string NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit";
 
     private readonly GenerationJobLimits limits;
 
@@ -39,6 +38,9 @@ public sealed partial class GenerationJobReader
 
     /// <summary>True when <paramref name="id"/> is a valid job id (<c>[A-Za-z0-9_-]{1,64}</c>).</summary>
     public static bool IsValidJobId(string? id) => id is not null && IdPattern().IsMatch(id);
+
+    /// <summary>What <see cref="IsValidModelName"/> accepts, in words, for rejection reasons and errors.</summary>
+    internal const string ModelNameRule = "1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit";
 
     /// <summary>True when <paramref name="name"/> is a valid model name or version.</summary>
     public static bool IsValidModelName(string? name) => name is not null && ModelNamePattern().IsMatch(name);
@@ -153,7 +155,7 @@ public sealed partial class GenerationJobReader
         }
 
         JsonMessage.CheckKnownProperties(root, "$", RootProperties, reasons);
-        ReadId(root, draft, reasons);
+        draft.ClientId = JsonMessage.ReadString(root, "$.id", "id", required: false, IsValidJobId, IdRule, reasons);
         ReadModel(root, draft, reasons);
 
         bool hasClasses = JsonMessage.TryGetPresent(root, "classes", out JsonElement classes);
@@ -178,7 +180,8 @@ public sealed partial class GenerationJobReader
         }
 
         ReadSteps(root, draft, reasons);
-        ReadCfgScale(root, draft, reasons);
+        draft.CfgScale = JsonMessage.ReadNumber(root, "$.cfgScale", "cfgScale", "a number from 0 to 20 (1: no guidance)",
+            v => v >= 0 && v <= GenerationJobLimits.MaxCfgScale, reasons) ?? draft.CfgScale;
         if (JsonMessage.TryGetPresent(root, "seed", out JsonElement seed))
         {
             draft.Seed = ReadSeed(seed, "$.seed", reasons);
@@ -187,23 +190,6 @@ public sealed partial class GenerationJobReader
         ReadPriority(root, draft, reasons);
         ReadDeadline(root, draft, reasons);
         ReadCallbackUrl(root, draft, reasons);
-    }
-
-    private static void ReadId(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "id", out JsonElement id))
-        {
-            return;
-        }
-
-        if (id.ValueKind == JsonValueKind.String && IsValidJobId(id.GetString()))
-        {
-            draft.ClientId = id.GetString();
-        }
-        else
-        {
-            reasons.Add($"$.id must be {IdRule}; got {JobText.Describe(id)}.");
-        }
     }
 
     private static void ReadModel(JsonElement root, Draft draft, ReasonList reasons)
@@ -228,7 +214,7 @@ public sealed partial class GenerationJobReader
         }
         else if (nameElement.ValueKind != JsonValueKind.String || !IsValidModelName(nameElement.GetString()))
         {
-            reasons.Add($"$.model.name must be {NameRule}; got {JobText.Describe(nameElement)}.");
+            reasons.Add($"$.model.name must be {ModelNameRule}; got {JobText.Describe(nameElement)}.");
         }
         else
         {
@@ -246,7 +232,7 @@ public sealed partial class GenerationJobReader
             else
             {
                 versionValid = false;
-                reasons.Add($"$.model.version must be {NameRule}, or absent for the latest version; got {JobText.Describe(versionElement)}.");
+                reasons.Add($"$.model.version must be {ModelNameRule}, or absent for the latest version; got {JobText.Describe(versionElement)}.");
             }
         }
 
@@ -398,24 +384,6 @@ public sealed partial class GenerationJobReader
         else
         {
             reasons.Add($"$.steps must be {rule}; got {JobText.Describe(steps)}.");
-        }
-    }
-
-    private static void ReadCfgScale(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "cfgScale", out JsonElement scale))
-        {
-            return;
-        }
-
-        if (scale.ValueKind == JsonValueKind.Number && scale.TryGetDouble(out double value)
-            && double.IsFinite(value) && value >= 0 && value <= GenerationJobLimits.MaxCfgScale)
-        {
-            draft.CfgScale = value;
-        }
-        else
-        {
-            reasons.Add($"$.cfgScale must be a number from 0 to 20 (1: no guidance); got {JobText.Describe(scale)}.");
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 
 namespace ShortcutPipeline.Core.Contracts;
@@ -21,10 +20,6 @@ internal static class JobText
         _ => "nothing",
     };
 
-    /// <summary>The value as written, for values that are of the right type but out of range.</summary>
-    public static string Raw(JsonElement value) =>
-        value.ValueKind == JsonValueKind.String ? Quote(value.GetString() ?? "") : Truncate(value.GetRawText());
-
     public static string Quote(string text) => "\"" + Truncate(text) + "\"";
 
     public static string Truncate(string text)
@@ -32,6 +27,4 @@ internal static class JobText
         string oneLine = text.ReplaceLineEndings(" ");
         return oneLine.Length <= MaxEcho ? oneLine : oneLine[..MaxEcho] + "...";
     }
-
-    public static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

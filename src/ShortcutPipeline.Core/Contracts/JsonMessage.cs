@@ -6,7 +6,8 @@ namespace ShortcutPipeline.Core.Contracts;
 
 /// <summary>
 /// What the readers of queue messages share (the generation job and the training request readers): parsing a
-/// message that is plain JSON or base64 of it, hashing JSON, and the checks of present and unknown properties.
+/// message that is plain JSON or base64 of it, hashing JSON, the checks of present and unknown properties, and the
+/// reading of string and number properties with their reasons.
 /// </summary>
 internal static class JsonMessage
 {
@@ -84,6 +85,60 @@ internal static class JsonMessage
                 : "allowed here: " + string.Join(", ", known);
             reasons.Add($"{path}.{JobText.Truncate(property.Name)} is not a known property ({hint}).");
         }
+    }
+
+    /// <summary>
+    /// The string property <paramref name="name"/> of <paramref name="element"/> (at <paramref name="path"/>) when
+    /// <paramref name="isValid"/> accepts it; otherwise null, with a reason that states <paramref name="rule"/>
+    /// (when it is present, or <paramref name="required"/> and absent).
+    /// </summary>
+    public static string? ReadString(
+        JsonElement element, string path, string name, bool required, Func<string, bool> isValid, string rule, ReasonList reasons)
+    {
+        if (!TryGetPresent(element, name, out JsonElement value))
+        {
+            if (required)
+            {
+                reasons.Add($"{path} is required: {rule}.");
+            }
+
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.String && isValid(value.GetString()!))
+        {
+            return value.GetString();
+        }
+
+        reasons.Add($"{path} must be {rule}; got {JobText.Describe(value)}.");
+        return null;
+    }
+
+    /// <summary>
+    /// The finite number property <paramref name="name"/> of <paramref name="element"/> (at <paramref name="path"/>)
+    /// when <paramref name="isValid"/> accepts it; otherwise null, with a reason that states <paramref name="rule"/>
+    /// (when it is present, or <paramref name="required"/> and absent).
+    /// </summary>
+    public static double? ReadNumber(
+        JsonElement element, string path, string name, string rule, Func<double, bool> isValid, ReasonList reasons, bool required = false)
+    {
+        if (!TryGetPresent(element, name, out JsonElement value))
+        {
+            if (required)
+            {
+                reasons.Add($"{path} is required: {rule}.");
+            }
+
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double number) && double.IsFinite(number) && isValid(number))
+        {
+            return number;
+        }
+
+        reasons.Add($"{path} must be {rule}; got {JobText.Describe(value)}.");
+        return null;
     }
 
     private static string? TryParse(string text, out JsonDocument? document)

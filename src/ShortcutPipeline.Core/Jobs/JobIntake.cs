@@ -102,10 +102,10 @@ public sealed class JobIntake
         }
 
         GenerationJob job = read.Job!;
-        int workItemCount = (job.ImageCount + limits.MaxImagesPerWorkItem - 1) / limits.MaxImagesPerWorkItem;
+        IReadOnlyList<WorkItem> items = WorkItem.Split(job, manifest!.Version, limits.MaxImagesPerWorkItem);
         var record = new JobStatusRecord { PartitionKey = read.JobId, ContentHash = read.ContentHash, JobState = JobState.Queued };
         record.Model = job.Model.Name;
-        record.ModelVersion = manifest!.Version;
+        record.ModelVersion = manifest.Version;
         record.Steps = job.Steps;
         record.CfgScale = job.CfgScale;
         record.Seed = job.Seed;
@@ -114,7 +114,7 @@ public sealed class JobIntake
         record.CallbackUrl = job.CallbackUrl?.AbsoluteUri;
         record.TotalImages = job.ImageCount;
         record.CompletedBitmap = CompletedImages.Create(job.ImageCount);
-        record.WorkItemCount = workItemCount;
+        record.WorkItemCount = items.Count;
         if (!await store.TryAddAsync(record, NewMessageRecord(read, message, messageId), cancellationToken).ConfigureAwait(false))
         {
             // Another delivery created it in between: treat this one as the redelivery.
@@ -123,10 +123,10 @@ public sealed class JobIntake
             return await ResubmitAsync(read, existing, message, messageId, cancellationToken).ConfigureAwait(false);
         }
 
-        await EnqueueWorkAsync(job, record.ModelVersion, alreadyEnqueued: 0, cancellationToken).ConfigureAwait(false);
+        await EnqueueWorkAsync(job.Id, items, alreadyEnqueued: 0, cancellationToken).ConfigureAwait(false);
         logger.LogInformation(
             "Accepted job {JobId}: {Images} images of {Model} {Version} in {Steps} steps, {WorkItems} work items.",
-            job.Id, job.ImageCount, job.Model.Name, record.ModelVersion, job.Steps, workItemCount);
+            job.Id, job.ImageCount, job.Model.Name, record.ModelVersion, job.Steps, items.Count);
         return new IntakeResult { Outcome = IntakeOutcome.Accepted, JobId = job.Id, State = JobState.Queued };
     }
 
@@ -160,8 +160,8 @@ public sealed class JobIntake
             logger.LogWarning(
                 "Job {JobId} was delivered again with {Enqueued} of {Total} work items enqueued; enqueueing the rest.",
                 existing.JobId, existing.WorkItemsEnqueued, existing.WorkItemCount);
-            await EnqueueWorkAsync(read.Job!, existing.ModelVersion!, existing.WorkItemsEnqueued, cancellationToken)
-                .ConfigureAwait(false);
+            IReadOnlyList<WorkItem> items = WorkItem.Split(read.Job!, existing.ModelVersion!, limits.MaxImagesPerWorkItem);
+            await EnqueueWorkAsync(read.Job!.Id, items, existing.WorkItemsEnqueued, cancellationToken).ConfigureAwait(false);
         }
 
         return new IntakeResult
@@ -208,13 +208,12 @@ public sealed class JobIntake
         {
             manifest = await registry.ResolveAsync(model.Name, model.Version, cancellationToken).ConfigureAwait(false);
             string container = storage.Options.CheckpointsContainer;
-            if (manifest is null && model.Version is null)
+            if (manifest is null)
             {
-                read.ReasonList.Add($"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelRegistry.LatestBlobName(model.Name)}).");
-            }
-            else if (manifest is null)
-            {
-                ModelManifestEntry? latest = await registry.GetLatestAsync(model.Name, cancellationToken).ConfigureAwait(false);
+                // Resolving an unpinned model read latest.json already: only a pinned one needs it read for the reason.
+                ModelManifestEntry? latest = model.Version is null
+                    ? null
+                    : await registry.GetLatestAsync(model.Name, cancellationToken).ConfigureAwait(false);
                 read.ReasonList.Add(latest is null
                     ? $"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelRegistry.LatestBlobName(model.Name)})."
                     : $"$.model.version \"{model.Version}\" is not a version of model \"{model.Name}\" (there is no {container}/{ModelRegistry.VersionBlobName(model.Name, model.Version!)}; the latest version is \"{latest.Manifest.Version}\").");
@@ -239,13 +238,13 @@ public sealed class JobIntake
         return manifest;
     }
 
-    private async Task EnqueueWorkAsync(GenerationJob job, string modelVersion, int alreadyEnqueued, CancellationToken cancellationToken)
+    /// <summary>Sends <paramref name="items"/> (all of job <paramref name="jobId"/>'s work items) from <paramref name="alreadyEnqueued"/> on, counting each in the record.</summary>
+    private async Task EnqueueWorkAsync(string jobId, IReadOnlyList<WorkItem> items, int alreadyEnqueued, CancellationToken cancellationToken)
     {
-        IReadOnlyList<WorkItem> items = WorkItem.Split(job, modelVersion, limits.MaxImagesPerWorkItem);
         for (int i = alreadyEnqueued; i < items.Count; i++)
         {
             await storage.WorkQueue.SendMessageAsync(items[i].ToJson(), cancellationToken).ConfigureAwait(false);
-            await store.MergeAsync(job.Id, new Dictionary<string, object?>
+            await store.MergeAsync(jobId, new Dictionary<string, object?>
             {
                 [nameof(JobStatusRecord.WorkItemsEnqueued)] = i + 1,
                 [nameof(JobStatusRecord.WorkEnqueued)] = i + 1 == items.Count,
@@ -254,7 +253,7 @@ public sealed class JobIntake
 
         if (items.Count == alreadyEnqueued)
         {
-            await store.MergeAsync(job.Id, new Dictionary<string, object?> { [nameof(JobStatusRecord.WorkEnqueued)] = true }, cancellationToken)
+            await store.MergeAsync(jobId, new Dictionary<string, object?> { [nameof(JobStatusRecord.WorkEnqueued)] = true }, cancellationToken)
                 .ConfigureAwait(false);
         }
     }

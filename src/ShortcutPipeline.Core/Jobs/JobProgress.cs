@@ -160,18 +160,9 @@ public sealed class JobProgress
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        (JobStatusRecord? record, bool changed) = await store.UpdateAsync(jobId, r =>
-        {
-            if (r.JobState.IsTerminal())
-            {
-                return false;
-            }
-
-            r.JobState = JobState.Failed;
-            r.Error = reason.Length <= 4000 ? reason : reason[..4000];
-            r.FinishedAt = time.GetUtcNow();
-            return true;
-        }, cancellationToken).ConfigureAwait(false);
+        (JobStatusRecord? record, bool changed) = await store.FinishUnlessTerminalAsync(
+            jobId, JobState.Failed, time, r => r.Error = reason.Length <= 4000 ? reason : reason[..4000], cancellationToken)
+            .ConfigureAwait(false);
 
         if (record is not null && changed)
         {

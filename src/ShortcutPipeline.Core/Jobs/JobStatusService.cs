@@ -72,17 +72,8 @@ public sealed class JobStatusService
             return new CancelResult(CancelOutcome.NotFound, null);
         }
 
-        (JobStatusRecord? record, bool changed) = await store.UpdateAsync(jobId, r =>
-        {
-            if (r.JobState.IsTerminal())
-            {
-                return false;
-            }
-
-            r.JobState = JobState.Cancelled;
-            r.FinishedAt = time.GetUtcNow();
-            return true;
-        }, cancellationToken).ConfigureAwait(false);
+        (JobStatusRecord? record, bool changed) = await store.FinishUnlessTerminalAsync(
+            jobId, JobState.Cancelled, time, alsoChange: null, cancellationToken).ConfigureAwait(false);
 
         if (record is null)
         {

@@ -22,21 +22,11 @@ internal sealed class JobStatusStore
         this.maxAttempts = maxAttempts;
     }
 
-    public async Task<JobStatusRecord?> GetAsync(string jobId, CancellationToken cancellationToken)
-    {
-        NullableResponse<JobStatusRecord> response = await table
-            .GetEntityIfExistsAsync<JobStatusRecord>(jobId, JobStatusRecord.JobRowKey, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
-        return response.HasValue ? response.Value : null;
-    }
+    public Task<JobStatusRecord?> GetAsync(string jobId, CancellationToken cancellationToken) =>
+        OptimisticTableUpdate.GetAsync<JobStatusRecord>(table, jobId, JobStatusRecord.JobRowKey, cancellationToken);
 
-    public async Task<JobMessageRecord?> GetMessageAsync(string jobId, CancellationToken cancellationToken)
-    {
-        NullableResponse<JobMessageRecord> response = await table
-            .GetEntityIfExistsAsync<JobMessageRecord>(jobId, JobMessageRecord.MessageRowKey, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
-        return response.HasValue ? response.Value : null;
-    }
+    public Task<JobMessageRecord?> GetMessageAsync(string jobId, CancellationToken cancellationToken) =>
+        OptimisticTableUpdate.GetAsync<JobMessageRecord>(table, jobId, JobMessageRecord.MessageRowKey, cancellationToken);
 
     /// <summary>Adds a new record and its message in one transaction; false when the job id is taken already.</summary>
     public async Task<bool> TryAddAsync(JobStatusRecord record, JobMessageRecord message, CancellationToken cancellationToken)
@@ -81,4 +71,25 @@ internal sealed class JobStatusStore
         OptimisticTableUpdate.UpdateAsync<JobStatusRecord>(
             table, jobId, JobStatusRecord.JobRowKey, change, record => record.UpdatedAt = time.GetUtcNow(), maxAttempts,
             $"status of job {jobId}", cancellationToken);
+
+    /// <summary>
+    /// Finishes job <paramref name="jobId"/> in <paramref name="state"/> unless it has finished already: sets the
+    /// state, applies <paramref name="alsoChange"/> (if any) and stamps <see cref="JobStatusRecord.FinishedAt"/>
+    /// with <paramref name="clock"/>'s time, through <see cref="UpdateAsync"/>. Returns the final record (null: no
+    /// such job) and whether this call finished it.
+    /// </summary>
+    public Task<(JobStatusRecord? Record, bool Changed)> FinishUnlessTerminalAsync(
+        string jobId, JobState state, TimeProvider clock, Action<JobStatusRecord>? alsoChange, CancellationToken cancellationToken) =>
+        UpdateAsync(jobId, record =>
+        {
+            if (record.JobState.IsTerminal())
+            {
+                return false;
+            }
+
+            record.JobState = state;
+            alsoChange?.Invoke(record);
+            record.FinishedAt = clock.GetUtcNow();
+            return true;
+        }, cancellationToken);
 }

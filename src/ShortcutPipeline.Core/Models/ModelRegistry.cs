@@ -106,6 +106,13 @@ public sealed class ModelRegistry
         ModelManifest manifest, ETag? expectedLatest, CancellationToken cancellationToken = default)
     {
         manifest = await RegisterVersionAsync(manifest, cancellationToken).ConfigureAwait(false);
+        return await PromoteRegisteredAsync(manifest, expectedLatest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><see cref="PromoteAsync"/> of a manifest that <see cref="RegisterVersionAsync"/> returned.</summary>
+    private async Task<PromotionResult> PromoteRegisteredAsync(
+        ModelManifest manifest, ETag? expectedLatest, CancellationToken cancellationToken)
+    {
         BlobClient latest = container.GetBlobClient(LatestBlobName(manifest.Model));
         var conditions = expectedLatest is ETag etag
             ? new BlobRequestConditions { IfMatch = etag }
@@ -141,7 +148,7 @@ public sealed class ModelRegistry
                 return new PromotionResult(false, latest);
             }
 
-            PromotionResult result = await PromoteAsync(manifest, latest?.ETag, cancellationToken).ConfigureAwait(false);
+            PromotionResult result = await PromoteRegisteredAsync(manifest, latest?.ETag, cancellationToken).ConfigureAwait(false);
             if (result.Promoted)
             {
                 return result;
@@ -286,7 +293,7 @@ public sealed class ModelRegistry
         if (!GenerationJobReader.IsValidModelName(name))
         {
             throw new ArgumentException(
-                $"'{name}' is not a valid model name or version: 1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit.",
+                $"'{name}' is not a valid model name or version: {GenerationJobReader.ModelNameRule}.",
                 parameterName);
         }
 

@@ -24,9 +24,7 @@ internal static class OptimisticTableUpdate
     {
         for (int attempt = 1; ; attempt++)
         {
-            NullableResponse<T> read = await table.GetEntityIfExistsAsync<T>(partitionKey, rowKey, cancellationToken: cancellationToken)
-                .ConfigureAwait(false);
-            T? entity = read.HasValue ? read.Value : null;
+            T? entity = await GetAsync<T>(table, partitionKey, rowKey, cancellationToken).ConfigureAwait(false);
             if (entity is null || !change(entity))
             {
                 return (entity, false);
@@ -53,6 +51,15 @@ internal static class OptimisticTableUpdate
                     .ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The entity with these keys, or null when there is none.</summary>
+    public static async Task<T?> GetAsync<T>(TableClient table, string partitionKey, string rowKey, CancellationToken cancellationToken)
+        where T : class, ITableEntity
+    {
+        NullableResponse<T> response = await table.GetEntityIfExistsAsync<T>(partitionKey, rowKey, cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+        return response.HasValue ? response.Value : null;
     }
 
     /// <summary>Adds <paramref name="entity"/>; false when an entity with its keys exists already.</summary>

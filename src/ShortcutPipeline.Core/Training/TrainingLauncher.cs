@@ -78,7 +78,7 @@ public sealed class TrainingLauncher
         if (!created && !string.Equals(run.ContentHash, read.ContentHash, StringComparison.Ordinal))
         {
             // The id is another run's: record the rejection under one derived from the content.
-            string derived = "rejected-" + read.ContentHash[..24];
+            string derived = TrainingRequestReader.RejectedRunId(read.ContentHash);
             IReadOnlyList<string> reasons = [TakenRunIdReason(run), .. read.Reasons];
             (run, created) = await runs.RecordRejectedAsync(derived, read.Model, message, read.ContentHash, reasons, trigger, cancellationToken)
                 .ConfigureAwait(false);
@@ -97,6 +97,13 @@ public sealed class TrainingLauncher
     {
         ArgumentNullException.ThrowIfNull(request);
         string datasetFingerprint = await datasets.FingerprintAsync(request.Dataset, cancellationToken).ConfigureAwait(false);
+        return await LaunchAsync(request, trigger, datasetFingerprint, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Launches a valid request whose dataset fingerprint the caller computed already (the scheduler, which decided on it).</summary>
+    internal async Task<LaunchResult> LaunchAsync(
+        TrainingRequest request, TrainingTrigger trigger, string datasetFingerprint, CancellationToken cancellationToken)
+    {
         (TrainingRun run, bool created) = await runs.CreateAsync(request, trigger, datasetFingerprint, cancellationToken).ConfigureAwait(false);
         if (!created && !string.Equals(run.ConfigurationFingerprint, request.ConfigurationFingerprint(), StringComparison.Ordinal))
         {

@@ -37,7 +37,6 @@ public sealed partial class TrainingRequestReader
     internal static readonly string[] PromotionProperties = ["budget", "maxFrechetDistance", "samples", "classifierSteps"];
 
     private const string RunIdRule = "1 to 40 letters, digits, '_' or '-', starting and ending with a letter or digit (and not \"versions\")";
-    private const string NameRule = "1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit";
 
     private readonly TimeProvider time;
 
@@ -59,6 +58,16 @@ public sealed partial class TrainingRequestReader
         string stamp = now.UtcDateTime.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
         string random = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))[..4];
         return stem.Length == 0 ? $"run-{stamp}-{random}" : $"{stem}-{stamp}-{random}";
+    }
+
+    /// <summary>
+    /// The run id of a rejected request that has no usable id of its own: <c>rejected-{first 24 characters of the
+    /// content hash}</c>, so that the same content maps to the same rejection.
+    /// </summary>
+    public static string RejectedRunId(string contentHash)
+    {
+        ArgumentNullException.ThrowIfNull(contentHash);
+        return "rejected-" + contentHash[..24];
     }
 
     /// <summary>
@@ -92,7 +101,7 @@ public sealed partial class TrainingRequestReader
         }
 
         string runId = draft.RunId ?? defaultRunId
-            ?? (reasons.Count == 0 ? NewRunId(draft.Model!, time.GetUtcNow()) : "rejected-" + contentHash[..24]);
+            ?? (reasons.Count == 0 ? NewRunId(draft.Model!, time.GetUtcNow()) : RejectedRunId(contentHash));
         TrainingRequest? request = reasons.Count > 0 ? null : new TrainingRequest
         {
             RunId = runId,
@@ -126,9 +135,9 @@ public sealed partial class TrainingRequestReader
         }
 
         JsonMessage.CheckKnownProperties(root, "$", RootProperties, reasons);
-        draft.RunId = ReadString(root, "runId", required: false, IsValidRunId, RunIdRule, reasons);
-        draft.Model = ReadString(root, "model", required: true, GenerationJobReader.IsValidModelName, NameRule, reasons);
-        draft.Preset = ReadString(root, "preset", required: true, p => p.Length is >= 1 and <= 64 && p.Trim() == p,
+        draft.RunId = JsonMessage.ReadString(root, "$.runId", "runId", required: false, IsValidRunId, RunIdRule, reasons);
+        draft.Model = JsonMessage.ReadString(root, "$.model", "model", required: true, GenerationJobReader.IsValidModelName, GenerationJobReader.ModelNameRule, reasons);
+        draft.Preset = JsonMessage.ReadString(root, "$.preset", "preset", required: true, p => p.Length is >= 1 and <= 64 && p.Trim() == p,
             "a preset name such as \"DiT-Small/4\" (at most 64 characters)", reasons);
         draft.InputSize = ReadInt(root, "$.inputSize", "inputSize", 4, 1024, reasons);
         if (JsonMessage.TryGetPresent(root, "channels", out JsonElement channels))
@@ -147,14 +156,14 @@ public sealed partial class TrainingRequestReader
         draft.HiddenSize = ReadInt(root, "$.hiddenSize", "hiddenSize", 4, 8192, reasons);
         draft.Depth = ReadInt(root, "$.depth", "depth", 1, 128, reasons);
         draft.NumHeads = ReadInt(root, "$.numHeads", "numHeads", 1, 128, reasons);
-        draft.Dataset = ReadString(root, "dataset", required: true, IsValidDatasetSpec,
+        draft.Dataset = JsonMessage.ReadString(root, "$.dataset", "dataset", required: true, IsValidDatasetSpec,
             "\"fashion-mnist\", \"fashion-mnist:DIR\", a folder path, or \"blob:PREFIX\" (a relative prefix in the datasets container, without \"..\"), at most 1024 characters",
             reasons);
         draft.DatasetLimit = ReadInt(root, "$.datasetLimit", "datasetLimit", 1, int.MaxValue, reasons);
         draft.Steps = ReadLong(root, "$.steps", "steps", 1, MaxSteps, reasons, required: true) ?? 0;
         draft.BatchSize = ReadInt(root, "$.batchSize", "batchSize", 1, MaxBatchSize, reasons);
         ReadObjective(root, draft, reasons);
-        draft.LearningRate = ReadNumber(root, "$.learningRate", "learningRate", "a number above 0 and at most 1", v => v > 0 && v <= 1, reasons);
+        draft.LearningRate = JsonMessage.ReadNumber(root, "$.learningRate", "learningRate", "a number above 0 and at most 1", v => v > 0 && v <= 1, reasons);
         draft.Seed = ReadLong(root, "$.seed", "seed", 0, long.MaxValue, reasons);
         draft.CheckpointEvery = ReadInt(root, "$.checkpointEvery", "checkpointEvery", 1, (int)Math.Min(MaxSteps, int.MaxValue), reasons);
         ReadPromotion(root, draft, reasons);
@@ -198,7 +207,7 @@ public sealed partial class TrainingRequestReader
             reasons.Add(string.Create(CultureInfo.InvariantCulture, $"$.promotion.budget must be a power of two from 1 to 128; got the number {b}."));
         }
 
-        double? distance = ReadNumber(promotion, "$.promotion.maxFrechetDistance", "maxFrechetDistance", "a number above 0",
+        double? distance = JsonMessage.ReadNumber(promotion, "$.promotion.maxFrechetDistance", "maxFrechetDistance", "a number above 0",
             v => v > 0, reasons, required: true);
         int? samples = ReadInt(promotion, "$.promotion.samples", "samples", 10, 100_000, reasons);
         int? classifierSteps = ReadInt(promotion, "$.promotion.classifierSteps", "classifierSteps", 1, 1_000_000, reasons);
@@ -227,28 +236,6 @@ public sealed partial class TrainingRequestReader
                 && !prefix.Contains('\\', StringComparison.Ordinal) && !prefix.Split('/').Contains(".."));
     }
 
-    private static string? ReadString(
-        JsonElement element, string name, bool required, Func<string, bool> isValid, string rule, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(element, name, out JsonElement value))
-        {
-            if (required)
-            {
-                reasons.Add($"$.{name} is required: {rule}.");
-            }
-
-            return null;
-        }
-
-        if (value.ValueKind == JsonValueKind.String && isValid(value.GetString()!))
-        {
-            return value.GetString();
-        }
-
-        reasons.Add($"$.{name} must be {rule}; got {JobText.Describe(value)}.");
-        return null;
-    }
-
     private static int? ReadInt(JsonElement element, string path, string name, int min, int max, ReasonList reasons, bool required = false) =>
         (int?)ReadLong(element, path, name, min, max, reasons, required);
 
@@ -266,28 +253,6 @@ public sealed partial class TrainingRequestReader
         }
 
         if (value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long number) && number >= min && number <= max)
-        {
-            return number;
-        }
-
-        reasons.Add($"{path} must be {rule}; got {JobText.Describe(value)}.");
-        return null;
-    }
-
-    private static double? ReadNumber(
-        JsonElement element, string path, string name, string rule, Func<double, bool> isValid, ReasonList reasons, bool required = false)
-    {
-        if (!JsonMessage.TryGetPresent(element, name, out JsonElement value))
-        {
-            if (required)
-            {
-                reasons.Add($"{path} is required: {rule}.");
-            }
-
-            return null;
-        }
-
-        if (value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double number) && double.IsFinite(number) && isValid(number))
         {
             return number;
         }

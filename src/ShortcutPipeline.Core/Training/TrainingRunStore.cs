@@ -189,10 +189,8 @@ public sealed class TrainingRunStore
     private async Task<TrainingRunRecord?> GetRecordAsync(string runId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(runId);
-        NullableResponse<TrainingRunRecord> response = await table
-            .GetEntityIfExistsAsync<TrainingRunRecord>(runId, TrainingRunRecord.RunRowKey, cancellationToken: cancellationToken)
+        return await OptimisticTableUpdate.GetAsync<TrainingRunRecord>(table, runId, TrainingRunRecord.RunRowKey, cancellationToken)
             .ConfigureAwait(false);
-        return response.HasValue ? response.Value : null;
     }
 
     private async Task<(TrainingRun Run, bool Created)> AddOrGetAsync(TrainingRunRecord record, CancellationToken cancellationToken)

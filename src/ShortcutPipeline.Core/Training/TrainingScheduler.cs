@@ -66,10 +66,11 @@ public sealed class TrainingScheduler
                 $"{TrainingScheduleOptions.SectionName}:{nameof(TrainingScheduleOptions.Request)} must not have a runId: every scheduled run gets a new one.");
         }
 
-        ScheduleDecision decision = await DecideAsync(request, cancellationToken).ConfigureAwait(false);
+        (ScheduleDecision decision, string? datasetFingerprint) = await DecideAndFingerprintAsync(request, cancellationToken).ConfigureAwait(false);
         if (decision.Launch)
         {
-            LaunchResult launched = await launcher.LaunchAsync(request, TrainingTrigger.Schedule, cancellationToken).ConfigureAwait(false);
+            LaunchResult launched = await launcher.LaunchAsync(
+                request, TrainingTrigger.Schedule, datasetFingerprint!, cancellationToken).ConfigureAwait(false);
             decision = decision with { Launched = launched };
         }
 
@@ -82,12 +83,22 @@ public sealed class TrainingScheduler
     public async Task<ScheduleDecision> DecideAsync(TrainingRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        return (await DecideAndFingerprintAsync(request, cancellationToken).ConfigureAwait(false)).Decision;
+    }
+
+    /// <summary>
+    /// The decision, with the dataset fingerprint it was made on (null only when an active run decided it before the
+    /// dataset was read; never null when the decision is to launch), so that a launch does not read the dataset again.
+    /// </summary>
+    private async Task<(ScheduleDecision Decision, string? DatasetFingerprint)> DecideAndFingerprintAsync(
+        TrainingRequest request, CancellationToken cancellationToken)
+    {
         DateTimeOffset now = time.GetUtcNow();
         IReadOnlyList<TrainingRun> history = await runs.ListAsync(request.Model, int.MaxValue, cancellationToken).ConfigureAwait(false);
         if (history.FirstOrDefault(run => !run.State.IsTerminal() && now - run.UpdatedAt < options.StaleAfter) is { } active)
         {
-            return new ScheduleDecision(false, Say(
-                $"Run {active.RunId} of model {request.Model} is {Lower(active.State)} (last changed {active.UpdatedAt:u}); no new run starts while it is."));
+            return (new ScheduleDecision(false, Say(
+                $"Run {active.RunId} of model {request.Model} is {Lower(active.State)} (last changed {active.UpdatedAt:u}); no new run starts while it is.")), null);
         }
 
         string configuration = request.ConfigurationFingerprint();
@@ -96,31 +107,32 @@ public sealed class TrainingScheduler
         if (lastFinished is { State: TrainingRunState.Failed } failed && failed.ConfigurationFingerprint == configuration
             && failed.DatasetFingerprint == dataset && now - (failed.FinishedAt ?? failed.CreatedAt) < options.Interval)
         {
-            return new ScheduleDecision(false, Say(
-                $"Run {failed.RunId} with this configuration and dataset failed at {failed.FinishedAt ?? failed.CreatedAt:u}; it is not tried again before {(failed.FinishedAt ?? failed.CreatedAt) + options.Interval:u}."));
+            return (new ScheduleDecision(false, Say(
+                $"Run {failed.RunId} with this configuration and dataset failed at {failed.FinishedAt ?? failed.CreatedAt:u}; it is not tried again before {(failed.FinishedAt ?? failed.CreatedAt) + options.Interval:u}.")), dataset);
         }
 
         TrainingRun? lastSucceeded = history.Where(run => run.State == TrainingRunState.Succeeded).MaxBy(run => run.FinishedAt);
         if (lastSucceeded is null)
         {
-            return new ScheduleDecision(true, $"Model {request.Model} has no successful training run yet.");
+            return (new ScheduleDecision(true, $"Model {request.Model} has no successful training run yet."), dataset);
         }
 
         DateTimeOffset finished = lastSucceeded.FinishedAt ?? lastSucceeded.CreatedAt;
         if (lastSucceeded.ConfigurationFingerprint != configuration)
         {
-            return new ScheduleDecision(true, $"The training configuration changed since run {lastSucceeded.RunId}.");
+            return (new ScheduleDecision(true, $"The training configuration changed since run {lastSucceeded.RunId}."), dataset);
         }
 
         if (lastSucceeded.DatasetFingerprint != dataset)
         {
-            return new ScheduleDecision(true, $"The dataset {request.Dataset} changed since run {lastSucceeded.RunId}.");
+            return (new ScheduleDecision(true, $"The dataset {request.Dataset} changed since run {lastSucceeded.RunId}."), dataset);
         }
 
-        return now - finished >= options.Interval
+        ScheduleDecision byAge = now - finished >= options.Interval
             ? new ScheduleDecision(true, Say($"Run {lastSucceeded.RunId} finished at {finished:u}, {options.Interval} or more ago: a run is due."))
             : new ScheduleDecision(false, Say(
                 $"Model {request.Model} is up to date: run {lastSucceeded.RunId} (finished {finished:u}) trained this configuration on this dataset; the next run is due at {finished + options.Interval:u}."));
+        return (byAge, dataset);
     }
 
     private static string Say(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
