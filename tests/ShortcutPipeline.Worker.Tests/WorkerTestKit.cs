@@ -1,6 +1,4 @@
-using System.Text;
 using Azure.Storage.Blobs.Models;
-using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Worker.Tests;
@@ -63,55 +61,6 @@ internal sealed class InProcessWorker : IAsyncDisposable
         Sampling.Dispose();
         Metrics.Dispose();
         Directory.Delete(cacheFolder, recursive: true);
-    }
-}
-
-/// <summary>Bounded waits, so that a broken worker fails a test instead of hanging it.</summary>
-internal static class Wait
-{
-    public static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
-
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<Task<string>> describe)
-    {
-        DateTime end = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > end)
-            {
-                throw new TimeoutException($"Not reached within {timeout}: {await describe()}");
-            }
-
-            await Task.Delay(100);
-        }
-    }
-
-    public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe) =>
-        UntilAsync(() => Task.FromResult(condition()), timeout, () => Task.FromResult(describe()));
-
-    /// <summary>Waits until every job is in a terminal state and returns their statuses.</summary>
-    public static async Task<IReadOnlyList<JobStatus>> ForJobsAsync(TestPipeline pipeline, IReadOnlyCollection<string> jobIds, TimeSpan? timeout = null)
-    {
-        JobStatus?[] statuses = [];
-        await UntilAsync(
-            async () =>
-            {
-                statuses = await Task.WhenAll(jobIds.Select(id => pipeline.Status.GetAsync(id)));
-                return statuses.All(s => s is not null && s.State.IsTerminal());
-            },
-            timeout ?? Long,
-            () => Task.FromResult(Describe(jobIds, statuses)));
-        return statuses!;
-    }
-
-    public static string Describe(IReadOnlyCollection<string> jobIds, JobStatus?[] statuses)
-    {
-        var text = new StringBuilder();
-        foreach ((string id, JobStatus? status) in jobIds.Zip(statuses.Length == jobIds.Count ? statuses : new JobStatus?[jobIds.Count]))
-        {
-            text.Append(status is null ? $"{id}: (no status); " : $"{id}: {status.State} {status.DoneImages}/{status.TotalImages} {status.Error}; ");
-        }
-
-        return text.ToString();
     }
 }
 
