@@ -13,8 +13,8 @@ public sealed class KilledRunTests(AzuriteFixture azurite, ITestOutputHelper out
     public async Task ARunKilledMidIntervalResumesFromItsCheckpointAndEndsAtTheRequestedTotal()
     {
         using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
-        TrainerHostOptions options = TrainerTestContext.FastOptions();
-        options.WorkDirectory = context.Options.WorkDirectory; // deleted with the context, also what the killed trainer left
+        // The context's work folder: deleted with the context, also what the killed trainer left.
+        TrainerHostOptions options = TrainerTestContext.FastOptions(context.Options.WorkDirectory);
         options.VisibilityTimeout = TimeSpan.FromSeconds(3);
         options.WaitForMessage = TimeSpan.FromMinutes(2);
         await context.Training.Launcher.LaunchAsync(

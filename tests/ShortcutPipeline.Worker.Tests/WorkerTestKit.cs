@@ -3,29 +3,29 @@ using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Worker.Tests;
 
-/// <summary>A <see cref="WorkerService"/> running in the test process over a test pipeline.</summary>
+/// <summary>A <see cref="WorkerService"/> running in the test process over a test pipeline, its model cache in a fresh temporary folder.</summary>
 internal sealed class InProcessWorker : IAsyncDisposable
 {
     private readonly WorkerService service;
-    private readonly string cacheFolder;
+    private readonly TempDirectory modelCache;
 
-    private InProcessWorker(WorkerService service, SamplingService sampling, WorkerMetrics metrics, WorkerOptions options, string cacheFolder)
+    private InProcessWorker(WorkerService service, SamplingService sampling, WorkerMetrics metrics, TempDirectory modelCache)
     {
         this.service = service;
         Sampling = sampling;
         Metrics = metrics;
-        Options = options;
-        this.cacheFolder = cacheFolder;
+        this.modelCache = modelCache;
     }
 
     public SamplingService Sampling { get; }
 
     public WorkerMetrics Metrics { get; }
 
-    public WorkerOptions Options { get; }
+    /// <summary>The worker's model cache (deleted on dispose).</summary>
+    public string ModelCacheDirectory => modelCache.Path;
 
-    /// <summary>Options for tests: CPU, short waits, a fresh model cache.</summary>
-    public static WorkerOptions TestOptions() => new()
+    /// <summary>Options for tests: CPU, short waits, the model cache in <paramref name="modelCacheDirectory"/>.</summary>
+    public static WorkerOptions TestOptions(string modelCacheDirectory) => new()
     {
         Device = "cpu",
         MaxBatchWait = TimeSpan.FromMilliseconds(200),
@@ -34,17 +34,20 @@ internal sealed class InProcessWorker : IAsyncDisposable
         QueueDepthPollInterval = TimeSpan.FromMilliseconds(500),
         VisibilityTimeout = TimeSpan.FromSeconds(20),
         RetryDelay = TimeSpan.Zero,
-        ModelCacheDirectory = Directory.CreateTempSubdirectory("worker-cache-").FullName,
+        ModelCacheDirectory = modelCacheDirectory,
     };
 
-    public static async Task<InProcessWorker> StartAsync(TestPipeline pipeline, WorkerOptions? options = null, TimeProvider? time = null)
+    /// <summary>Starts a worker with <see cref="TestOptions"/> over a fresh model cache, changed by <paramref name="configure"/>.</summary>
+    public static async Task<InProcessWorker> StartAsync(TestPipeline pipeline, Action<WorkerOptions>? configure = null, TimeProvider? time = null)
     {
-        options ??= TestOptions();
+        var modelCache = new TempDirectory("worker-cache-");
+        WorkerOptions options = TestOptions(modelCache.Path);
+        configure?.Invoke(options);
         var sampling = new SamplingService(pipeline.Registry, options);
         var metrics = new WorkerMetrics();
         var service = new WorkerService(pipeline.Storage, pipeline.Progress, sampling, new ImageWriter(pipeline.Storage), metrics, options, time);
         await service.StartAsync(CancellationToken.None);
-        return new InProcessWorker(service, sampling, metrics, options, options.ModelCacheDirectory);
+        return new InProcessWorker(service, sampling, metrics, modelCache);
     }
 
     /// <summary>Stops the service the way the host does on SIGTERM.</summary>
@@ -60,7 +63,7 @@ internal sealed class InProcessWorker : IAsyncDisposable
         service.Dispose();
         Sampling.Dispose();
         Metrics.Dispose();
-        Directory.Delete(cacheFolder, recursive: true);
+        modelCache.Dispose();
     }
 }
 
