@@ -48,7 +48,7 @@ public sealed class TestPipeline
         JobStatusOptions? statusOptions = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(azurite);
-        PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken).ConfigureAwait(false);
+        PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         return Over(storage, time, limits, statusOptions);
     }
 

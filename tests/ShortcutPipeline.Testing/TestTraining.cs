@@ -49,7 +49,7 @@ public sealed class TestTraining
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(azurite);
-        PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken).ConfigureAwait(false);
+        PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         return new TestTraining(storage, time ?? TimeProvider.System, scheduleOptions ?? new TrainingScheduleOptions());
     }
 
