@@ -10,14 +10,13 @@ namespace ShortcutPipeline.Testing;
 /// </summary>
 public sealed class AzuriteFixture
 {
-    /// <summary>Starts the shared Azurite process if it is not running yet.</summary>
-    public AzuriteFixture() => Server = AzuriteServer.Shared;
+    private readonly AzuriteServer server;
 
-    /// <summary>The Azurite process.</summary>
-    public AzuriteServer Server { get; }
+    /// <summary>Starts the shared Azurite process if it is not running yet.</summary>
+    public AzuriteFixture() => server = AzuriteServer.Shared;
 
     /// <summary>The connection string of the emulator.</summary>
-    public string ConnectionString => Server.ConnectionString;
+    public string ConnectionString => server.ConnectionString;
 
     /// <summary>A fresh unique storage name prefix (see <see cref="PipelineStorageOptions.WithPrefix"/>).</summary>
     public static string CreateIsolatedPrefix() => "t" + Guid.NewGuid().ToString("N")[..12];

@@ -10,7 +10,6 @@ public sealed class TestTraining
     private TestTraining(PipelineStorage storage, TimeProvider time, TrainingScheduleOptions scheduleOptions)
     {
         Storage = storage;
-        Time = time;
         ScheduleOptions = scheduleOptions;
         Registry = new ModelRegistry(storage, time);
         Runs = new TrainingRunStore(storage, time);
@@ -21,9 +20,6 @@ public sealed class TestTraining
 
     /// <summary>The isolated storage.</summary>
     public PipelineStorage Storage { get; }
-
-    /// <summary>The clock of every service.</summary>
-    public TimeProvider Time { get; }
 
     /// <summary>The scheduler's options (change them before calling the scheduler).</summary>
     public TrainingScheduleOptions ScheduleOptions { get; }
