@@ -20,7 +20,7 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
     [Fact]
     public async Task JobsEnqueuedAsTextAndAsBase64AreWaitedForShownAndDownloaded()
     {
-        string prefix = "c" + Guid.NewGuid().ToString("N")[..12];
+        string prefix = AzuriteFixture.CreateIsolatedPrefix();
         PipelineStorageOptions names = PipelineStorageOptions.WithPrefix(prefix);
         string[] storage = ["--connection", azurite.ConnectionString, "--storage-prefix", prefix];
         string plain = Write("plain.json", """{ "id": "cli-plain", "model": { "name": "tiny" }, "classes": [ { "label": 1, "count": 3 } ], "steps": 2 }""");
@@ -71,8 +71,8 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
     [Fact]
     public async Task AFileThatBreaksTheContractIsNotEnqueuedAndTheReasonsAreShown()
     {
-        PipelineStorage storage = await azurite.CreateStorageAsync();
-        string prefix = storage.Options.JobsQueue[..storage.Options.JobsQueue.IndexOf('-', StringComparison.Ordinal)];
+        string prefix = AzuriteFixture.CreateIsolatedPrefix();
+        PipelineStorage storage = await azurite.CreateStorageAsync(prefix);
         string file = Write("bad.json", """
             [ { "id": "fine", "model": { "name": "tiny" }, "classes": [ { "count": 1 } ], "steps": 1 },
               { "id": "bad", "model": { "name": "tiny" }, "classes": [ { "count": 1 } ], "steps": 5 } ]
@@ -116,8 +116,8 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
     [Fact]
     public async Task UnknownJobsAndTimeoutsHaveTheirOwnExitCodes()
     {
-        PipelineStorage storage = await azurite.CreateStorageAsync();
-        string prefix = storage.Options.JobsQueue[..storage.Options.JobsQueue.IndexOf('-', StringComparison.Ordinal)];
+        string prefix = AzuriteFixture.CreateIsolatedPrefix();
+        PipelineStorage storage = await azurite.CreateStorageAsync(prefix);
         string[] options = ["--connection", azurite.ConnectionString, "--storage-prefix", prefix];
 
         var status = await CliRunner.RunAsync(["status", "nobody", .. options]);

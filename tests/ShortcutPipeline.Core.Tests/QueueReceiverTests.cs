@@ -20,7 +20,7 @@ public sealed class QueueReceiverTests(AzuriteFixture azurite) : IClassFixture<A
             new QueueReceiverOptions { VisibilityTimeout = TimeSpan.FromSeconds(4) });
 
         QueueMessageLease lease = Assert.Single(await receiver.ReceiveAsync(32));
-        await WaitUntilAsync(() => lease.Renewals >= 2);
+        await Wait.UntilAsync(() => lease.Renewals >= 2, TimeSpan.FromMinutes(1), () => $"{lease.Renewals} renewals");
 
         // More than one timeout has passed since the receive, yet nobody else gets it; a delete still works.
         Assert.Empty((await storage.WorkQueue.ReceiveMessagesAsync(32)).Value);
@@ -124,15 +124,5 @@ public sealed class QueueReceiverTests(AzuriteFixture azurite) : IClassFixture<A
         QueueClient poison = storage.PoisonQueueOf(storage.WorkQueue);
         PeekedMessage message = Assert.Single((await poison.PeekMessagesAsync(32)).Value);
         return PoisonMessage.TryParse(message.Body.ToString()) ?? throw new Xunit.Sdk.XunitException($"Not an envelope: {message.Body}");
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        DateTime end = DateTime.UtcNow.AddMinutes(1);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < end, "The condition was not met within a minute.");
-            await Task.Delay(100);
-        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,10 +12,7 @@ namespace ShortcutPipeline.Functions.Tests;
 /// <summary>The app's build output: no TorchSharp anywhere, host.json along, services resolvable as Program registers them.</summary>
 public sealed class FunctionsAppTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
-    private static readonly string FunctionsOutput = Path.Combine(
-        RepositoryPaths.Root, "functions", "bin",
-        typeof(FunctionsAppTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration,
-        "net10.0");
+    private static readonly string FunctionsOutput = RepositoryPaths.BuildOutput("functions");
 
     [Fact]
     public void TheFunctionsAppCarriesNoTorchSharp()

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using ShortcutPipeline.Infra.Tests.Tooling;
+using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Infra.Tests;
 
@@ -24,7 +25,7 @@ public sealed partial class ContainerImageTests
 
         Assert.NotEmpty(sources);
         Assert.All(sources, source => Assert.True(
-            File.Exists(Path.Combine(RepositoryLayout.Root, source)) || Directory.Exists(Path.Combine(RepositoryLayout.Root, source)),
+            File.Exists(Path.Combine(RepositoryPaths.Root, source)) || Directory.Exists(Path.Combine(RepositoryPaths.Root, source)),
             $"COPY {source}: no such path in the repository"));
     }
 
@@ -39,7 +40,7 @@ public sealed partial class ContainerImageTests
         Assert.True(publish.Success, "the Dockerfile has no dotnet publish of a project");
         Assert.Contains("-p:TorchBackend=cuda", publish.Value, StringComparison.Ordinal);
         string project = publish.Groups["project"].Value.Replace("${APP}", app, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(RepositoryLayout.Root, project)), $"{project} does not exist");
+        Assert.True(File.Exists(Path.Combine(RepositoryPaths.Root, project)), $"{project} does not exist");
     }
 
     [Fact]
@@ -59,7 +60,7 @@ public sealed partial class ContainerImageTests
 
         Assert.True(project.Success, "publish-functions.sh names no project");
         Assert.Equal("functions/ShortcutPipeline.Functions.csproj", project.Groups["path"].Value);
-        Assert.True(File.Exists(Path.Combine(RepositoryLayout.Root, project.Groups["path"].Value)), $"{project.Groups["path"].Value} does not exist");
+        Assert.True(File.Exists(Path.Combine(RepositoryPaths.Root, project.Groups["path"].Value)), $"{project.Groups["path"].Value} does not exist");
     }
 
     [Fact]
@@ -85,7 +86,7 @@ public sealed partial class ContainerImageTests
     public async Task TheScriptIsValidBash(string script)
     {
         ProcessResult result = await ExternalProcess.RunAsync(
-            "bash", ["-n", Path.Combine(RepositoryLayout.ScriptsDirectory, script)], RepositoryLayout.Root, CancellationToken.None);
+            "bash", ["-n", Path.Combine(RepositoryLayout.ScriptsDirectory, script)], RepositoryPaths.Root, CancellationToken.None);
 
         Assert.True(result.ExitCode == 0, result.StandardError);
     }

@@ -4,6 +4,7 @@ using ShortcutPipeline.Model.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Model.Tests;
 

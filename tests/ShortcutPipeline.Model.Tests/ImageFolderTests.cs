@@ -2,6 +2,7 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using ShortcutPipeline.Model.Data;
 using static TorchSharp.torch;
+using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Model.Tests;
 

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
+using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Model.Tests;
 

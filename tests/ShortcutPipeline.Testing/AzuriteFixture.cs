@@ -10,23 +10,28 @@ namespace ShortcutPipeline.Testing;
 /// </summary>
 public sealed class AzuriteFixture
 {
-    /// <summary>Starts the shared Azurite process if it is not running yet.</summary>
-    public AzuriteFixture() => Server = AzuriteServer.Shared;
+    private readonly AzuriteServer server;
 
-    /// <summary>The Azurite process.</summary>
-    public AzuriteServer Server { get; }
+    /// <summary>Starts the shared Azurite process if it is not running yet.</summary>
+    public AzuriteFixture() => server = AzuriteServer.Shared;
 
     /// <summary>The connection string of the emulator.</summary>
-    public string ConnectionString => Server.ConnectionString;
+    public string ConnectionString => server.ConnectionString;
+
+    /// <summary>A fresh unique storage name prefix (see <see cref="PipelineStorageOptions.WithPrefix"/>).</summary>
+    public static string CreateIsolatedPrefix() => "t" + Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>Storage names under a fresh unique prefix (nothing is created).</summary>
-    public static PipelineStorageOptions CreateIsolatedNames() =>
-        PipelineStorageOptions.WithPrefix("t" + Guid.NewGuid().ToString("N")[..12]);
+    public static PipelineStorageOptions CreateIsolatedNames() => PipelineStorageOptions.WithPrefix(CreateIsolatedPrefix());
 
-    /// <summary>Storage with fresh unique names, every queue, container and table created.</summary>
-    public async Task<PipelineStorage> CreateStorageAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Storage with fresh unique names (under <paramref name="prefix"/>, from <see cref="CreateIsolatedPrefix"/>, when
+    /// the test needs to know it), every queue, container and table created.
+    /// </summary>
+    public async Task<PipelineStorage> CreateStorageAsync(string? prefix = null, CancellationToken cancellationToken = default)
     {
-        PipelineStorage storage = PipelineStorage.FromConnectionString(ConnectionString, CreateIsolatedNames());
+        PipelineStorageOptions names = prefix is null ? CreateIsolatedNames() : PipelineStorageOptions.WithPrefix(prefix);
+        PipelineStorage storage = PipelineStorage.FromConnectionString(ConnectionString, names);
         await storage.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
         return storage;
     }

@@ -24,15 +24,6 @@ public sealed class AzuriteServer : IDisposable
     /// <summary>A connection string for all three services.</summary>
     public string ConnectionString => emulator.ConnectionString;
 
-    /// <summary>The blob service port.</summary>
-    public int BlobPort => emulator.BlobPort;
-
-    /// <summary>The queue service port.</summary>
-    public int QueuePort => emulator.QueuePort;
-
-    /// <summary>The table service port.</summary>
-    public int TablePort => emulator.TablePort;
-
     /// <summary>
     /// The azurite executable: <see cref="PathVariable"/> when set, else
     /// <c>{repository}/.tools/node_modules/.bin/azurite</c> (what tests/install-prerequisites.sh installs).

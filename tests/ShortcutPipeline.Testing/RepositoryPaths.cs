@@ -13,6 +13,18 @@ public static class RepositoryPaths
     /// <exception cref="DirectoryNotFoundException">No folder above the build output holds the solution.</exception>
     public static string Root { get; } = FindRoot();
 
+    /// <summary>
+    /// The build output of the project in <paramref name="projectFolder"/> (relative to <see cref="Root"/>, e.g.
+    /// <c>src/ShortcutPipeline.Worker</c>) for the configuration and framework the tests themselves were built for:
+    /// <c>{project}/bin/{configuration}/{framework}</c>, read from the last two folders of <see cref="AppContext.BaseDirectory"/>.
+    /// </summary>
+    public static string BuildOutput(string projectFolder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(projectFolder);
+        var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        return Path.Combine(Root, projectFolder, "bin", framework.Parent!.Name, framework.Name);
+    }
+
     private static string FindRoot()
     {
         for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)

@@ -13,15 +13,13 @@ namespace ShortcutPipeline.Testing;
 public sealed class TestPipeline
 {
     private TestPipeline(
-        PipelineStorage storage, ModelRegistry registry, JobStatusService status, JobProgress progress, JobIntake intake,
-        GenerationJobLimits limits)
+        PipelineStorage storage, ModelRegistry registry, JobStatusService status, JobProgress progress, JobIntake intake)
     {
         Storage = storage;
         Registry = registry;
         Status = status;
         Progress = progress;
         Intake = intake;
-        Limits = limits;
     }
 
     /// <summary>The isolated storage.</summary>
@@ -39,16 +37,13 @@ public sealed class TestPipeline
     /// <summary>The intake.</summary>
     public JobIntake Intake { get; }
 
-    /// <summary>The job limits in use.</summary>
-    public GenerationJobLimits Limits { get; }
-
     /// <summary>Services over new storage names (created) in <paramref name="azurite"/>.</summary>
     public static async Task<TestPipeline> CreateAsync(
         AzuriteFixture azurite, TimeProvider? time = null, GenerationJobLimits? limits = null,
         JobStatusOptions? statusOptions = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(azurite);
-        PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken).ConfigureAwait(false);
+        PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         return Over(storage, time, limits, statusOptions);
     }
 
@@ -62,7 +57,7 @@ public sealed class TestPipeline
         var status = new JobStatusService(storage, statusOptions, new JobCallbackClient(options: statusOptions), time);
         var progress = new JobProgress(status, time);
         var intake = new JobIntake(storage, registry, status, limits, time);
-        return new TestPipeline(storage, registry, status, progress, intake, limits);
+        return new TestPipeline(storage, registry, status, progress, intake);
     }
 
     /// <summary>

@@ -10,7 +10,6 @@ public sealed class TestTraining
     private TestTraining(PipelineStorage storage, TimeProvider time, TrainingScheduleOptions scheduleOptions)
     {
         Storage = storage;
-        Time = time;
         ScheduleOptions = scheduleOptions;
         Registry = new ModelRegistry(storage, time);
         Runs = new TrainingRunStore(storage, time);
@@ -21,9 +20,6 @@ public sealed class TestTraining
 
     /// <summary>The isolated storage.</summary>
     public PipelineStorage Storage { get; }
-
-    /// <summary>The clock of every service.</summary>
-    public TimeProvider Time { get; }
 
     /// <summary>The scheduler's options (change them before calling the scheduler).</summary>
     public TrainingScheduleOptions ScheduleOptions { get; }
@@ -49,7 +45,7 @@ public sealed class TestTraining
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(azurite);
-        PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken).ConfigureAwait(false);
+        PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         return new TestTraining(storage, time ?? TimeProvider.System, scheduleOptions ?? new TrainingScheduleOptions());
     }
 

@@ -13,8 +13,8 @@ public sealed class KilledRunTests(AzuriteFixture azurite, ITestOutputHelper out
     public async Task ARunKilledMidIntervalResumesFromItsCheckpointAndEndsAtTheRequestedTotal()
     {
         using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
-        TrainerHostOptions options = TrainerTestContext.FastOptions();
-        options.WorkDirectory = context.Options.WorkDirectory; // deleted with the context, also what the killed trainer left
+        // The context's work folder: deleted with the context, also what the killed trainer left.
+        TrainerHostOptions options = TrainerTestContext.FastOptions(context.Options.WorkDirectory);
         options.VisibilityTimeout = TimeSpan.FromSeconds(3);
         options.WaitForMessage = TimeSpan.FromMinutes(2);
         await context.Training.Launcher.LaunchAsync(
@@ -25,7 +25,23 @@ public sealed class KilledRunTests(AzuriteFixture azurite, ITestOutputHelper out
         long resumeFrom;
         using (TrainerProcess first = TrainerProcess.Start(azurite.ConnectionString, context.Storage.Options, options, "--once"))
         {
-            await WaitUntilAsync(() => context.Storage.CheckpointsContainer.GetBlobClient(firstCheckpoint).ExistsAsync(), first, TimeSpan.FromMinutes(3));
+            await Wait.UntilAsync(
+                async () =>
+                {
+                    if ((await context.Storage.CheckpointsContainer.GetBlobClient(firstCheckpoint).ExistsAsync()).Value)
+                    {
+                        return true;
+                    }
+
+                    if (first.HasExited)
+                    {
+                        Assert.Fail($"The trainer exited ({first.ExitCode}) before its first checkpoint. Its output:{Environment.NewLine}{first.Output}");
+                    }
+
+                    return false;
+                },
+                TimeSpan.FromMinutes(3),
+                () => Task.FromResult($"no checkpoint. The trainer's output:{Environment.NewLine}{first.Output}"));
             first.Kill();
             output.WriteLine($"--- first trainer (killed):{Environment.NewLine}{first.Output}");
             resumeFrom = (await context.RunBlobsAsync("killed")).Select(TrainingBlobNames.CheckpointStepOf).OfType<long>().Max();
@@ -50,24 +66,5 @@ public sealed class KilledRunTests(AzuriteFixture azurite, ITestOutputHelper out
         Assert.Equal(Enumerable.Range(1, (int)TotalSteps).Select(step => (long)step), (await context.LossRowsAsync("killed")).Select(row => row.Step));
         Assert.Contains(TrainingBlobNames.CheckpointFileName(TotalSteps), await context.RunBlobsAsync("killed"));
         Assert.Equal(0, await context.QueuedMessagesAsync());
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<Azure.Response<bool>>> condition, TrainerProcess trainer, TimeSpan timeout)
-    {
-        using var cancellation = new CancellationTokenSource(timeout);
-        while (!(await condition()).Value)
-        {
-            if (trainer.HasExited)
-            {
-                Assert.Fail($"The trainer exited ({trainer.ExitCode}) before its first checkpoint. Its output:{Environment.NewLine}{trainer.Output}");
-            }
-
-            if (cancellation.IsCancellationRequested)
-            {
-                Assert.Fail($"No checkpoint within {timeout}. The trainer's output:{Environment.NewLine}{trainer.Output}");
-            }
-
-            await Task.Delay(50);
-        }
     }
 }

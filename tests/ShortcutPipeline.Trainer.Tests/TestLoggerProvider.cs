@@ -1,15 +1,10 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace ShortcutPipeline.Trainer.Tests;
 
-/// <summary>Loggers that write to the test's output (shown when a test fails) and keep every message for assertions.</summary>
+/// <summary>Loggers that write to the test's output (shown when a test fails).</summary>
 internal sealed class TestLoggerProvider(ITestOutputHelper output) : ILoggerProvider
 {
-    private readonly ConcurrentQueue<string> messages = new();
-
-    public IReadOnlyCollection<string> Messages => messages;
-
     public ILogger CreateLogger(string categoryName) => new TestLogger(this, categoryName);
 
     public ILogger<T> CreateLogger<T>() => new Logger<T>(new SingleProviderFactory(this));
@@ -20,7 +15,6 @@ internal sealed class TestLoggerProvider(ITestOutputHelper output) : ILoggerProv
 
     private void Write(string line)
     {
-        messages.Enqueue(line);
         try
         {
             output.WriteLine(line);

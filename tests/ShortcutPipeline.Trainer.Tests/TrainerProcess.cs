@@ -1,127 +1,57 @@
-using System.Diagnostics;
-using System.Reflection;
-using System.Text;
+using System.Globalization;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Trainer.Tests;
 
 /// <summary>
-/// The trainer as its own process (<c>dotnet ShortcutPipeline.Trainer.dll</c> from its build output), configured the way
-/// the container is, through environment variables: the Azurite connection, the isolated storage names, short timeouts.
+/// The trainer as its own process (<see cref="AppProcess"/> over <c>ShortcutPipeline.Trainer.dll</c> from its build
+/// output), configured the way the container is, through environment variables: the Azurite connection, the isolated
+/// storage names, short timeouts. Disposing it kills it if it still runs.
 /// </summary>
 internal sealed class TrainerProcess : IDisposable
 {
-    private static readonly string TrainerAssembly = Path.Combine(
-        RepositoryPaths.Root, "src", "ShortcutPipeline.Trainer", "bin",
-        typeof(TrainerProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration, "net10.0",
-        "ShortcutPipeline.Trainer.dll");
+    private readonly AppProcess app;
 
-    private readonly Process process;
-    private readonly StringBuilder output = new();
+    private TrainerProcess(AppProcess app) => this.app = app;
 
-    private TrainerProcess(Process process)
-    {
-        this.process = process;
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-    }
+    /// <summary>The trainer's assembly in its own build output (same configuration and framework as the tests).</summary>
+    public static string AssemblyPath =>
+        Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Trainer")), "ShortcutPipeline.Trainer.dll");
 
     /// <summary>Everything the process wrote so far.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (output)
-            {
-                return output.ToString();
-            }
-        }
-    }
+    public string Output => app.Output;
 
-    public bool HasExited => process.HasExited;
+    public bool HasExited => app.HasExited;
 
-    public int ExitCode => process.ExitCode;
+    public int ExitCode => app.ExitCode;
 
     /// <summary>Starts <c>dotnet ShortcutPipeline.Trainer.dll {arguments}</c> over <paramref name="storage"/>.</summary>
     public static TrainerProcess Start(string connectionString, PipelineStorageOptions storage, TrainerHostOptions trainer, params string[] arguments)
     {
-        Assert.True(File.Exists(TrainerAssembly), $"{TrainerAssembly} is missing: build src/ShortcutPipeline.Trainer first.");
-        var startInfo = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var settings = new Dictionary<string, string?> { [SettingNames.StorageConnection] = connectionString };
+        foreach (var (name, value) in storage.ToSettings())
         {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        startInfo.ArgumentList.Add(TrainerAssembly);
-        foreach (string argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        startInfo.Environment["ShortcutStorage"] = connectionString;
-        foreach (var property in typeof(PipelineStorageOptions).GetProperties().Where(p => p.PropertyType == typeof(string) && p.CanWrite))
-        {
-            startInfo.Environment[$"ShortcutPipeline__Storage__{property.Name}"] = (string)property.GetValue(storage)!;
+            settings[name] = value;
         }
 
         foreach (var property in typeof(TrainerHostOptions).GetProperties().Where(p => p.CanWrite))
         {
-            startInfo.Environment[$"ShortcutPipeline__Trainer__{property.Name}"] =
-                Convert.ToString(property.GetValue(trainer), System.Globalization.CultureInfo.InvariantCulture);
+            settings[$"{TrainerHostOptions.SectionName}:{property.Name}"] =
+                Convert.ToString(property.GetValue(trainer), CultureInfo.InvariantCulture);
         }
 
-        startInfo.Environment["Logging__Console__FormatterName"] = "simple";
-        startInfo.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
-        return new TrainerProcess(new Process { StartInfo = startInfo });
+        settings["Logging:Console:FormatterName"] = "simple";
+        settings["Logging:Console:FormatterOptions:SingleLine"] = "true";
+        return new TrainerProcess(AppProcess.Start(AssemblyPath, settings, arguments));
     }
 
-    /// <summary>Kills the process at once (SIGKILL), as a crash or an evicted replica would end.</summary>
-    public void Kill()
-    {
-        process.Kill(entireProcessTree: true);
-        process.WaitForExit();
-    }
+    /// <inheritdoc cref="AppProcess.Kill"/>
+    public void Kill() => app.Kill();
 
-    /// <summary>Waits for the process to exit by itself, at most <paramref name="timeout"/>.</summary>
-    public async Task<int> WaitForExitAsync(TimeSpan timeout)
-    {
-        using var cancellation = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancellation.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Kill();
-            Assert.Fail($"The trainer did not exit within {timeout}. Its output:{Environment.NewLine}{Output}");
-        }
+    /// <inheritdoc cref="AppProcess.WaitForExitAsync"/>
+    public Task<int> WaitForExitAsync(TimeSpan timeout) => app.WaitForExitAsync(timeout);
 
-        process.WaitForExit(); // flushes the output events
-        return process.ExitCode;
-    }
-
-    public void Dispose()
-    {
-        if (!process.HasExited)
-        {
-            Kill();
-        }
-
-        process.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
-        }
-    }
+    public void Dispose() => app.Dispose();
 }

@@ -16,8 +16,12 @@ internal sealed class TrainerTestContext : IDisposable
 {
     public const string Model = "fashion";
 
-    private TrainerTestContext(TestTraining training, TrainerHostOptions options, ITestOutputHelper output)
+    private readonly TempDirectory folder;
+
+    private TrainerTestContext(TestTraining training, TempDirectory folder, ITestOutputHelper output)
     {
+        this.folder = folder;
+        TrainerHostOptions options = FastOptions(Path.Combine(folder.Path, "work"));
         Training = training;
         Options = options;
         Logs = new TestLoggerProvider(output);
@@ -40,13 +44,13 @@ internal sealed class TrainerTestContext : IDisposable
     public static async Task<TrainerTestContext> CreateAsync(AzuriteFixture azurite, ITestOutputHelper output)
     {
         TestTraining training = await TestTraining.CreateAsync(azurite);
-        return new TrainerTestContext(training, FastOptions(), output);
+        return new TrainerTestContext(training, new TempDirectory("trainer-tests-"), output);
     }
 
-    /// <summary>Options with timeouts short enough for tests, a fresh work folder and the CPU.</summary>
-    public static TrainerHostOptions FastOptions() => new()
+    /// <summary>Options with timeouts short enough for tests, the work folder <paramref name="workDirectory"/> and the CPU.</summary>
+    public static TrainerHostOptions FastOptions(string workDirectory) => new()
     {
-        WorkDirectory = Path.Combine(Path.GetTempPath(), "trainer-tests", Guid.NewGuid().ToString("N")),
+        WorkDirectory = workDirectory,
         VisibilityTimeout = TimeSpan.FromSeconds(30),
         LeaseDuration = TimeSpan.FromSeconds(15),
         BusyRetryDelay = TimeSpan.FromSeconds(1),
@@ -91,7 +95,7 @@ internal sealed class TrainerTestContext : IDisposable
     }
 
     /// <summary>Where <see cref="DownloadAsync"/> puts files (beside the trainer's work folder, deleted with it).</summary>
-    public string DownloadDirectory => Options.WorkDirectory + "-downloads";
+    public string DownloadDirectory => Path.Combine(folder.Path, "downloads");
 
     /// <summary>Downloads a blob of the checkpoints container to a temporary file.</summary>
     public async Task<string> DownloadAsync(string blobName)
@@ -107,11 +111,6 @@ internal sealed class TrainerTestContext : IDisposable
     /// <summary>The number of messages on the training queue, visible or not.</summary>
     public async Task<int> QueuedMessagesAsync() => (await Storage.TrainingQueue.GetPropertiesAsync()).Value.ApproximateMessagesCount;
 
-    public void Dispose()
-    {
-        foreach (string folder in new[] { Options.WorkDirectory, DownloadDirectory }.Where(Directory.Exists))
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
+    /// <summary>Deletes the work and download folders.</summary>
+    public void Dispose() => folder.Dispose();
 }

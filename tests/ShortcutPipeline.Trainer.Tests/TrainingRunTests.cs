@@ -118,14 +118,19 @@ public sealed class TrainingRunTests(AzuriteFixture azurite, ITestOutputHelper o
         using var stop = new CancellationTokenSource();
 
         Task loop = context.Consumer.RunLoopAsync(stop.Token);
-        using (var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
-        {
-            while ((await context.Training.Runs.ListAsync()).Any(run => run.State != TrainingRunState.Succeeded))
+        await Wait.UntilAsync(
+            async () =>
             {
+                if ((await context.Training.Runs.ListAsync()).All(run => run.State == TrainingRunState.Succeeded))
+                {
+                    return true;
+                }
+
                 Assert.False(loop.IsCompleted, "The loop ended by itself.");
-                await Task.Delay(100, deadline.Token);
-            }
-        }
+                return false;
+            },
+            TimeSpan.FromMinutes(3),
+            async () => string.Join(", ", (await context.Training.Runs.ListAsync()).Select(run => $"{run.RunId}: {run.State}")));
 
         await stop.CancelAsync();
         await loop.WaitAsync(TimeSpan.FromMinutes(1));

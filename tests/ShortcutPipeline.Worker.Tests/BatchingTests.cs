@@ -27,9 +27,7 @@ public sealed class BatchingTests(AzuriteFixture azurite) : IClassFixture<Azurit
             jobIds.Add(id);
         }
 
-        WorkerOptions options = InProcessWorker.TestOptions();
-        options.MaxBatchWait = TimeSpan.FromMinutes(1);
-        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options, clock);
+        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options => options.MaxBatchWait = TimeSpan.FromMinutes(1), clock);
 
         // Every item is received and waits for its batch; then the wait is over for all of them at once.
         await Wait.UntilAsync(() => worker.Metrics.Snapshot().PendingImages == 64, Wait.Long,

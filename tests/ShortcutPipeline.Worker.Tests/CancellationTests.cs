@@ -57,8 +57,8 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
     public async Task TheSamplingServiceStopsRowsBetweenStepsAndCountsTheStepsThatRan()
     {
         TestPipeline pipeline = await TestModels.PipelineWithTinyAsync(azurite);
-        WorkerOptions options = InProcessWorker.TestOptions();
-        using var sampling = new SamplingService(pipeline.Registry, options);
+        using var modelCache = new TempDirectory("worker-cache-");
+        using var sampling = new SamplingService(pipeline.Registry, InProcessWorker.TestOptions(modelCache.Path));
         LoadedModel model = await sampling.GetModelAsync("tiny", "v1");
         SampleRequest[] requests = [new(1, 16, 1, 1), new(2, 16, 1, 2), new(3, 4, 1, 3)];
 
@@ -70,7 +70,6 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
         SampledImages none = await sampling.SampleAsync(model, requests, _ => [0, 1, 2]);
         Assert.Equal([false, false, false], none.Completed);
         Assert.Equal(0, none.ForwardPasses);
-        Directory.Delete(options.ModelCacheDirectory, recursive: true);
     }
 
     private static async Task SubmitAsync(TestPipeline pipeline, string id, DateTimeOffset? deadline)
@@ -84,9 +83,7 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
     // A worker that receives both jobs and holds them (the manual clock does not move) until the test advances it.
     private static async Task<InProcessWorker> StartHeldAsync(TestPipeline pipeline, ManualTimeProvider clock)
     {
-        WorkerOptions options = InProcessWorker.TestOptions();
-        options.MaxBatchWait = TimeSpan.FromMinutes(10);
-        InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options, clock);
+        InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options => options.MaxBatchWait = TimeSpan.FromMinutes(10), clock);
         await Wait.UntilAsync(() => worker.Metrics.Snapshot().PendingImages == 6, Wait.Long,
             () => $"pending images: {worker.Metrics.Snapshot().PendingImages}");
         return worker;

@@ -26,10 +26,9 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
             await SubmitAsync(pipeline, id, steps: 64);
         }
 
-        string cache = Directory.CreateTempSubdirectory("worker-process-cache-").FullName;
-        try
+        using (var cache = new TempDirectory("worker-process-cache-"))
         {
-            Dictionary<string, string> settings = Settings(cache, visibilityTimeout: "00:00:04");
+            Dictionary<string, string> settings = Settings(cache.Path, visibilityTimeout: "00:00:04");
             WorkerProcess killed = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings);
             await using (killed)
             {
@@ -45,10 +44,6 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
                 IReadOnlyList<JobStatus> statuses = await Wait.ForJobsAsync(pipeline, jobIds);
                 Assert.All(statuses, s => Assert.Equal((JobState.Completed, ImagesPerJob), (s.State, s.DoneImages)));
             }
-        }
-        finally
-        {
-            Directory.Delete(cache, recursive: true);
         }
 
         foreach (string id in jobIds)
@@ -72,21 +67,16 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
         await TestModels.RegisterAsync(pipeline, TestModels.Slow, "slow");
         await SubmitAsync(pipeline, "budget-64", steps: 64);
         await SubmitAsync(pipeline, "budget-32", steps: 32);
-        string cache = Directory.CreateTempSubdirectory("worker-process-cache-").FullName;
         string output;
-        try
+        using (var cache = new TempDirectory("worker-process-cache-"))
         {
             // A long visibility timeout: a work item seen again at once was handed back, not left to lapse.
             await using WorkerProcess worker = WorkerProcess.Start(
-                azurite.ConnectionString, pipeline.Storage.Options, Settings(cache, visibilityTimeout: "00:05:00"));
+                azurite.ConnectionString, pipeline.Storage.Options, Settings(cache.Path, visibilityTimeout: "00:05:00"));
             await worker.WaitForOutputAsync("Sampling batch 1:", Wait.Long);
             await worker.TerminateAsync();
             Assert.Equal(0, await worker.WaitForExitAsync(Wait.Long));
             output = worker.Output;
-        }
-        finally
-        {
-            Directory.Delete(cache, recursive: true);
         }
 
         Assert.Contains("Stored batch 1:", output, StringComparison.Ordinal);

@@ -12,9 +12,7 @@ public sealed class ModelVersionTests(AzuriteFixture azurite) : IClassFixture<Az
     {
         TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
         await TestModels.RegisterAsync(pipeline, TestModels.Tiny, version: "v1");
-        WorkerOptions options = InProcessWorker.TestOptions();
-        options.LoadedModels = 1;
-        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options);
+        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options => options.LoadedModels = 1);
 
         await SubmitAndWaitAsync(pipeline, "on-v1");
         Assert.Equal([("tiny", "v1")], worker.Sampling.LoadedVersions);
@@ -24,7 +22,7 @@ public sealed class ModelVersionTests(AzuriteFixture azurite) : IClassFixture<Az
         Assert.Equal([("tiny", "v2")], worker.Sampling.LoadedVersions);
         Assert.Equal("v1", PngWriter.ReadTextChunks(await StoredImages.ReadAsync(pipeline, "on-v1", 0))["modelVersion"]);
         Assert.Equal("v2", PngWriter.ReadTextChunks(await StoredImages.ReadAsync(pipeline, "on-v2", 0))["modelVersion"]);
-        Assert.True(File.Exists(Path.Combine(options.ModelCacheDirectory, "tiny", "v2", "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(worker.ModelCacheDirectory, "tiny", "v2", "model.safetensors")));
     }
 
     [Theory]
@@ -33,8 +31,8 @@ public sealed class ModelVersionTests(AzuriteFixture azurite) : IClassFixture<Az
     [InlineData(nameof(WorkerOptions.PollInterval))]
     public void SettingsOutOfRangeAreRefusedByName(string setting)
     {
-        WorkerOptions options = InProcessWorker.TestOptions();
-        Directory.Delete(options.ModelCacheDirectory);
+        using var modelCache = new TempDirectory("worker-cache-");
+        WorkerOptions options = InProcessWorker.TestOptions(modelCache.Path);
         switch (setting)
         {
             case nameof(WorkerOptions.MaxBatchImages): options.MaxBatchImages = 0; break;

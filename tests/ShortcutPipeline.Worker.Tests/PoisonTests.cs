@@ -17,9 +17,7 @@ public sealed class PoisonTests(AzuriteFixture azurite) : IClassFixture<AzuriteF
         Assert.Equal(IntakeOutcome.Accepted, job.Outcome);
         string workItem = (await pipeline.Storage.WorkQueue.PeekMessageAsync()).Value.Body.ToString();
 
-        WorkerOptions options = InProcessWorker.TestOptions();
-        options.MaxDequeueCount = 3;
-        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options);
+        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options => options.MaxDequeueCount = 3);
         JobStatus status = (await Wait.ForJobsAsync(pipeline, ["doomed"]))[0];
 
         Assert.Equal(JobState.Failed, status.State);

@@ -1,33 +1,31 @@
-using System.Text;
 using Azure.Storage.Blobs.Models;
-using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Worker.Tests;
 
-/// <summary>A <see cref="WorkerService"/> running in the test process over a test pipeline.</summary>
+/// <summary>A <see cref="WorkerService"/> running in the test process over a test pipeline, its model cache in a fresh temporary folder.</summary>
 internal sealed class InProcessWorker : IAsyncDisposable
 {
     private readonly WorkerService service;
-    private readonly string cacheFolder;
+    private readonly TempDirectory modelCache;
 
-    private InProcessWorker(WorkerService service, SamplingService sampling, WorkerMetrics metrics, WorkerOptions options, string cacheFolder)
+    private InProcessWorker(WorkerService service, SamplingService sampling, WorkerMetrics metrics, TempDirectory modelCache)
     {
         this.service = service;
         Sampling = sampling;
         Metrics = metrics;
-        Options = options;
-        this.cacheFolder = cacheFolder;
+        this.modelCache = modelCache;
     }
 
     public SamplingService Sampling { get; }
 
     public WorkerMetrics Metrics { get; }
 
-    public WorkerOptions Options { get; }
+    /// <summary>The worker's model cache (deleted on dispose).</summary>
+    public string ModelCacheDirectory => modelCache.Path;
 
-    /// <summary>Options for tests: CPU, short waits, a fresh model cache.</summary>
-    public static WorkerOptions TestOptions() => new()
+    /// <summary>Options for tests: CPU, short waits, the model cache in <paramref name="modelCacheDirectory"/>.</summary>
+    public static WorkerOptions TestOptions(string modelCacheDirectory) => new()
     {
         Device = "cpu",
         MaxBatchWait = TimeSpan.FromMilliseconds(200),
@@ -36,17 +34,20 @@ internal sealed class InProcessWorker : IAsyncDisposable
         QueueDepthPollInterval = TimeSpan.FromMilliseconds(500),
         VisibilityTimeout = TimeSpan.FromSeconds(20),
         RetryDelay = TimeSpan.Zero,
-        ModelCacheDirectory = Directory.CreateTempSubdirectory("worker-cache-").FullName,
+        ModelCacheDirectory = modelCacheDirectory,
     };
 
-    public static async Task<InProcessWorker> StartAsync(TestPipeline pipeline, WorkerOptions? options = null, TimeProvider? time = null)
+    /// <summary>Starts a worker with <see cref="TestOptions"/> over a fresh model cache, changed by <paramref name="configure"/>.</summary>
+    public static async Task<InProcessWorker> StartAsync(TestPipeline pipeline, Action<WorkerOptions>? configure = null, TimeProvider? time = null)
     {
-        options ??= TestOptions();
+        var modelCache = new TempDirectory("worker-cache-");
+        WorkerOptions options = TestOptions(modelCache.Path);
+        configure?.Invoke(options);
         var sampling = new SamplingService(pipeline.Registry, options);
         var metrics = new WorkerMetrics();
         var service = new WorkerService(pipeline.Storage, pipeline.Progress, sampling, new ImageWriter(pipeline.Storage), metrics, options, time);
         await service.StartAsync(CancellationToken.None);
-        return new InProcessWorker(service, sampling, metrics, options, options.ModelCacheDirectory);
+        return new InProcessWorker(service, sampling, metrics, modelCache);
     }
 
     /// <summary>Stops the service the way the host does on SIGTERM.</summary>
@@ -62,56 +63,7 @@ internal sealed class InProcessWorker : IAsyncDisposable
         service.Dispose();
         Sampling.Dispose();
         Metrics.Dispose();
-        Directory.Delete(cacheFolder, recursive: true);
-    }
-}
-
-/// <summary>Bounded waits, so that a broken worker fails a test instead of hanging it.</summary>
-internal static class Wait
-{
-    public static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
-
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<Task<string>> describe)
-    {
-        DateTime end = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > end)
-            {
-                throw new TimeoutException($"Not reached within {timeout}: {await describe()}");
-            }
-
-            await Task.Delay(100);
-        }
-    }
-
-    public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe) =>
-        UntilAsync(() => Task.FromResult(condition()), timeout, () => Task.FromResult(describe()));
-
-    /// <summary>Waits until every job is in a terminal state and returns their statuses.</summary>
-    public static async Task<IReadOnlyList<JobStatus>> ForJobsAsync(TestPipeline pipeline, IReadOnlyCollection<string> jobIds, TimeSpan? timeout = null)
-    {
-        JobStatus?[] statuses = [];
-        await UntilAsync(
-            async () =>
-            {
-                statuses = await Task.WhenAll(jobIds.Select(id => pipeline.Status.GetAsync(id)));
-                return statuses.All(s => s is not null && s.State.IsTerminal());
-            },
-            timeout ?? Long,
-            () => Task.FromResult(Describe(jobIds, statuses)));
-        return statuses!;
-    }
-
-    public static string Describe(IReadOnlyCollection<string> jobIds, JobStatus?[] statuses)
-    {
-        var text = new StringBuilder();
-        foreach ((string id, JobStatus? status) in jobIds.Zip(statuses.Length == jobIds.Count ? statuses : new JobStatus?[jobIds.Count]))
-        {
-            text.Append(status is null ? $"{id}: (no status); " : $"{id}: {status.State} {status.DoneImages}/{status.TotalImages} {status.Error}; ");
-        }
-
-        return text.ToString();
+        modelCache.Dispose();
     }
 }
 

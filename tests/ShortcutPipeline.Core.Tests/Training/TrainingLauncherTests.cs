@@ -124,16 +124,9 @@ public sealed class TrainingLauncherTests(AzuriteFixture azurite) : IClassFixtur
         Assert.Equal(two, await training.Datasets.FingerprintAsync("blob:shoes"));
         Assert.Equal("missing:/no/such/folder", await training.Datasets.FingerprintAsync("/no/such/folder"));
 
-        string folder = Directory.CreateTempSubdirectory("dataset-").FullName;
-        try
-        {
-            Assert.Equal(2, await training.Datasets.DownloadAsync("shoes/", folder));
-            Assert.Equal("two", await File.ReadAllTextAsync(Path.Combine(folder, "boot", "2.png")));
-            await Assert.ThrowsAsync<DirectoryNotFoundException>(() => training.Datasets.DownloadAsync("hats/", folder));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        using var folder = new TempDirectory("dataset-");
+        Assert.Equal(2, await training.Datasets.DownloadAsync("shoes/", folder.Path));
+        Assert.Equal("two", await File.ReadAllTextAsync(Path.Combine(folder.Path, "boot", "2.png")));
+        await Assert.ThrowsAsync<DirectoryNotFoundException>(() => training.Datasets.DownloadAsync("hats/", folder.Path));
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ShortcutPipeline.Infra.Tests.Tooling;
+using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Infra.Tests.Bicep;
 
@@ -34,7 +35,7 @@ public sealed partial class BicepCli(string executablePath)
     /// <summary>bicep build and bicep lint on every .bicep file, bicep build-params on every .bicepparam file.</summary>
     public async Task<IReadOnlyList<InfraDiagnostic>> ValidateAsync(string directory, CancellationToken cancellationToken)
     {
-        using TemporaryCopy output = TemporaryCopy.Empty();
+        using var output = new TempDirectory("shortcut-infra-");
         var diagnostics = new List<InfraDiagnostic>();
         if (!Directory.EnumerateFiles(directory, "*.bicep", SearchOption.AllDirectories).Any())
         {

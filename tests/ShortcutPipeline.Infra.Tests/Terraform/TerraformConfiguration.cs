@@ -56,10 +56,6 @@ public sealed class TerraformConfiguration
 
     public IEnumerable<TerraformBlock> Modules => Blocks.Where(block => block.Kind == "module");
 
-    public TerraformBlock Resource(string type, string name) =>
-        Resources.SingleOrDefault(block => block.Type == type && block.Name == name)
-        ?? throw new InvalidOperationException($"The Terraform stack has no {type}.{name}.");
-
     public static async Task<TerraformConfiguration> LoadAsync(string directory, CancellationToken cancellationToken)
     {
         string script = Path.Combine(AppContext.BaseDirectory, "hcl2json.js");

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using ShortcutPipeline.Infra.Tests.Bicep;
 using ShortcutPipeline.Infra.Tests.Tooling;
+using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Infra.Tests.Terraform;
 
@@ -286,7 +287,7 @@ public sealed partial class TerraformValidator(AzurermSchema azurerm, BicepCli b
     {
         var diagnostics = new List<InfraDiagnostic>();
         var generated = new Dictionary<string, TerraformBlock>(StringComparer.Ordinal);
-        using TemporaryCopy directory = TemporaryCopy.Empty();
+        using var directory = new TempDirectory("shortcut-infra-");
         File.WriteAllText(Path.Combine(directory.Path, "bicepconfig.json"), """{ "analyzers": { "core": { "enabled": false } } }""");
         foreach (TerraformBlock block in configuration.Resources.Where(block => block.Type == "azapi_resource"))
         {

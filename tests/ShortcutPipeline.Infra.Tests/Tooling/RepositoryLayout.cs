@@ -1,23 +1,21 @@
 using System.Reflection;
+using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Infra.Tests.Tooling;
 
-/// <summary>Where the repository, its infrastructure and the tools that validate it are.</summary>
+/// <summary>Where, inside the repository (<see cref="RepositoryPaths.Root"/>), its infrastructure and the tools that validate it are.</summary>
 public static class RepositoryLayout
 {
-    /// <summary>The repository root (the folder of ShortcutPipeline.sln), fixed at build time.</summary>
-    public static string Root { get; } = Metadata("RepositoryRoot");
+    public static string BicepDirectory => Path.Combine(RepositoryPaths.Root, "infra", "bicep");
 
-    public static string BicepDirectory => Path.Combine(Root, "infra", "bicep");
+    public static string TerraformDirectory => Path.Combine(RepositoryPaths.Root, "infra", "terraform");
 
-    public static string TerraformDirectory => Path.Combine(Root, "infra", "terraform");
+    public static string DockerDirectory => Path.Combine(RepositoryPaths.Root, "infra", "docker");
 
-    public static string DockerDirectory => Path.Combine(Root, "infra", "docker");
-
-    public static string ScriptsDirectory => Path.Combine(Root, "infra", "scripts");
+    public static string ScriptsDirectory => Path.Combine(RepositoryPaths.Root, "infra", "scripts");
 
     /// <summary>npm packages that tests/install-prerequisites.sh installs into .tools/.</summary>
-    public static string NodeModules => Path.Combine(Root, ".tools", "node_modules");
+    public static string NodeModules => Path.Combine(RepositoryPaths.Root, ".tools", "node_modules");
 
     public static string Hcl2JsonPackage => RequireDirectory(
         Path.Combine(NodeModules, "@cdktf", "hcl2json"), "@cdktf/hcl2json");
@@ -42,7 +40,7 @@ public static class RepositoryLayout
     }
 
     /// <summary>A path relative to the repository root, with forward slashes.</summary>
-    public static string Relative(string path) => Path.GetRelativePath(Root, path).Replace('\\', '/');
+    public static string Relative(string path) => Path.GetRelativePath(RepositoryPaths.Root, path).Replace('\\', '/');
 
     private static string RequireDirectory(string path, string package) =>
         Directory.Exists(path)

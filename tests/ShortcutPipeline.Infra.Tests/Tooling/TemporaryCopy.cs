@@ -1,18 +1,21 @@
+using ShortcutPipeline.Testing;
+
 namespace ShortcutPipeline.Infra.Tests.Tooling;
 
 /// <summary>A throw-away copy of a directory tree (for deliberately broken copies and generated files).</summary>
 public sealed class TemporaryCopy : IDisposable
 {
-    private TemporaryCopy(string path) => Path = path;
+    private readonly TempDirectory directory = new("shortcut-infra-");
 
-    public string Path { get; }
+    private TemporaryCopy()
+    {
+    }
 
-    public static TemporaryCopy Empty() =>
-        new(Directory.CreateTempSubdirectory("shortcut-infra-").FullName);
+    public string Path => directory.Path;
 
     public static TemporaryCopy Of(string sourceDirectory)
     {
-        TemporaryCopy copy = Empty();
+        var copy = new TemporaryCopy();
         foreach (string file in Directory.EnumerateFiles(sourceDirectory, "*", SearchOption.AllDirectories))
         {
             string target = System.IO.Path.Combine(copy.Path, System.IO.Path.GetRelativePath(sourceDirectory, file));
@@ -35,5 +38,5 @@ public sealed class TemporaryCopy : IDisposable
         File.WriteAllText(file, text[..first] + newText + text[(first + oldText.Length)..]);
     }
 
-    public void Dispose() => Directory.Delete(Path, recursive: true);
+    public void Dispose() => directory.Dispose();
 }
