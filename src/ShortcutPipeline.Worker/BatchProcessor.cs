@@ -72,9 +72,10 @@ internal sealed class BatchProcessor(
         SampledImages sampled;
         try
         {
-            await Task.WhenAll(jobIds.Select(id => progress.MarkRunningAsync(id, cancellationToken))).ConfigureAwait(false);
-            await using JobWatch watch = await JobWatch.StartAsync(
-                progress, jobIds, options.CancellationPollInterval, time, logger, cancellationToken).ConfigureAwait(false);
+            // A job that cannot be marked running is unknown or finished: its rows stop before the first step.
+            bool[] running = await Task.WhenAll(jobIds.Select(id => progress.MarkRunningAsync(id, cancellationToken))).ConfigureAwait(false);
+            await using JobWatch watch = JobWatch.Start(
+                progress, jobIds, jobIds.Where((_, j) => !running[j]), options.CancellationPollInterval, time, logger);
             IReadOnlyCollection<int> RowsToStop(int step)
             {
                 DateTimeOffset now = time.GetUtcNow();
