@@ -28,7 +28,7 @@ public static class EvalCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            var dev = Devices.Parse(parse.GetValue(device)!);
             string outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);
             var named = parse.GetValue(models)!.Select(ParseNamed).ToList();

@@ -27,7 +27,7 @@ public static class SampleCommand
         };
         command.SetAction(parse =>
         {
-            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            var dev = Devices.Parse(parse.GetValue(device)!);
             string outDir = parse.GetValue(output)!;
             using var dit = Checkpoint.LoadForSampling(parse.GetValue(model)!, dev, parse.GetValue(bf16) ? ScalarType.BFloat16 : ScalarType.Float32);
             var config = dit.Config;

@@ -38,7 +38,7 @@ public static class TrainCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            var dev = Devices.Parse(parse.GetValue(device)!);
             string outDir = parse.GetValue(output)!;
             var loop = new TrainingLoopOptions
             {
