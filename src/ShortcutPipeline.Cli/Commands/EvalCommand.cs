@@ -83,7 +83,7 @@ public static class EvalCommand
         if (File.Exists(path))
         {
             var loaded = QualityClassifier.Load(path);
-            if (loaded.Channels == train.Channels && loaded.ImageSize == train.ImageSize && loaded.NumClasses == train.NumClasses)
+            if (loaded.Fits(train))
             {
                 Console.Error.WriteLine($"feature classifier: {path} (test accuracy {loaded.Accuracy(test):P1})");
                 return loaded;
