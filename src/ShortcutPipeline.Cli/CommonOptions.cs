@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using ShortcutPipeline.Model;
-using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Cli;
 
@@ -13,8 +11,6 @@ public static class CommonOptions
         Description = "cpu, cuda, cuda:N, or auto (cuda when available).",
         DefaultValueFactory = _ => "auto",
     };
-
-    public static Device ParseDevice(string value) => Devices.Parse(value);
 
     /// <summary>"1,4,128" or "1-128" (powers of two from 1 to 128).</summary>
     public static IReadOnlyList<int> ParseInts(string value)

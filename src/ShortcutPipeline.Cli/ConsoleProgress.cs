@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
+using ShortcutPipeline.Cli.Commands;
+using ShortcutPipeline.Model;
 
 namespace ShortcutPipeline.Cli;
 
@@ -39,6 +42,10 @@ public sealed class ConsoleProgress(string label, long total, long start = 0) : 
         else Console.Error.WriteLine(line);
         lastLine = line;
     }
+
+    /// <summary>Reports a training loop's progress on this bar: its step, with the loss and images per second.</summary>
+    public IProgress<TrainingProgress> TrainingReporter() => new SynchronousProgress<TrainingProgress>(p =>
+        Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss:F4} {p.ImagesPerSecond:F0} img/s")));
 
     private static string Format(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : t.TotalMinutes >= 1 ? $"{(int)t.TotalMinutes}m{t.Seconds:D2}s" : $"{t.TotalSeconds:F0}s";
 

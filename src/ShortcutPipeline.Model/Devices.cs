@@ -3,17 +3,17 @@ using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Model;
 
-/// <summary>Device names as the CLI and the worker's settings take them: cpu, cuda, cuda:N, or auto.</summary>
+/// <summary>Device names as the CLI and the worker's and trainer's settings take them: cpu, cuda, cuda:N, or auto.</summary>
 public static class Devices
 {
     /// <summary>
-    /// The device <paramref name="value"/> names; "auto" is CUDA when available, else the CPU.
+    /// The device <paramref name="value"/> names; "auto" (in any case) is CUDA when available, else the CPU.
     /// </summary>
     /// <exception cref="ArgumentException">Not a device name, or CUDA is asked for and not available.</exception>
     public static Device Parse(string value)
     {
         ArgumentNullException.ThrowIfNull(value);
-        if (value == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (string.Equals(value, "auto", StringComparison.OrdinalIgnoreCase)) return cuda.is_available() ? CUDA : CPU;
         try
         {
             var device = torch.device(value);

@@ -78,6 +78,13 @@ public sealed class QualityClassifier : Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>True when the classifier was made for <paramref name="data"/>'s images: the same channels, size and classes.</summary>
+    public bool Fits(ImageDataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Channels == data.Channels && ImageSize == data.ImageSize && NumClasses == data.NumClasses;
+    }
+
     /// <summary>Class logits for images in [-1, 1].</summary>
     public override Tensor forward(Tensor images)
     {

@@ -50,7 +50,7 @@ internal sealed class QualityGate : IDisposable
         {
             await classifierBlob.DownloadToAsync(localPath, cancellationToken).ConfigureAwait(false);
             classifier = QualityClassifier.Load(localPath);
-            if (classifier.Channels != data.Channels || classifier.ImageSize != data.ImageSize || classifier.NumClasses != data.NumClasses)
+            if (!classifier.Fits(data))
             {
                 classifier.Dispose();
                 classifier = null;

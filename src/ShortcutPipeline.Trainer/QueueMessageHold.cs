@@ -8,7 +8,8 @@ namespace ShortcutPipeline.Trainer;
 
 /// <summary>
 /// Keeps a received queue message invisible while its run trains, by renewing its visibility timeout every third of
-/// it (each renewal gives a new pop receipt), and deletes it when the run is done. Disposed without deleting (a
+/// it (each renewal gives a new pop receipt), and deletes it when the run is done. Stopping waits for a renewal in
+/// flight, so deletion and release use the newest receipt. Disposed without deleting (a
 /// crash), the message shows again once its visibility lapses and is delivered to the next trainer.
 /// </summary>
 internal sealed class QueueMessageHold : IAsyncDisposable
@@ -26,10 +27,12 @@ internal sealed class QueueMessageHold : IAsyncDisposable
         messageId = message.MessageId;
         popReceipt = message.PopReceipt;
         this.logger = logger;
-        renewal = new PeriodicRenewal(visibilityTimeout / 3, async token =>
+        renewal = new PeriodicRenewal(visibilityTimeout / 3, async _ =>
         {
+            // Not cancellable once sent: the pop receipt it returns is the only one that works afterwards, so stopping
+            // waits for a renewal in flight instead of cancelling it and deleting or releasing with a stale receipt.
             UpdateReceipt receipt = (await queue.UpdateMessageAsync(messageId, popReceipt, visibilityTimeout: visibilityTimeout,
-                cancellationToken: token).ConfigureAwait(false)).Value;
+                cancellationToken: CancellationToken.None).ConfigureAwait(false)).Value;
             popReceipt = receipt.PopReceipt;
         }, PeriodicRenewal.LogAndContinue(logger, $"renew the visibility of queue message {messageId}"));
     }

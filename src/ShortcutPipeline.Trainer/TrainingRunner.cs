@@ -188,7 +188,7 @@ public sealed partial class TrainingRunner
                     request.RunId, request.Preset, request.Steps, request.Dataset, run.Attempts);
             }
 
-            Device device = TrainingSetup.ParseDevice(options.Device);
+            Device device = Devices.Parse(options.Device);
             DiTConfig config = TrainingSetup.Config(request);
             using ImageDataset data = await TrainingSetup.OpenDatasetAsync(
                 request, config, datasets, Path.Combine(workFolder, "data"), cancellationToken).ConfigureAwait(false);

@@ -1,8 +1,6 @@
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Data;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Trainer;
 
@@ -88,19 +86,5 @@ internal static class TrainingSetup
         {
             throw TrainingRequestException.From("$.dataset", exception);
         }
-    }
-
-    /// <summary>The device a setting names: cpu, cuda, cuda:N, or auto (cuda when available).</summary>
-    public static Device ParseDevice(string value)
-    {
-        if (string.Equals(value, "auto", StringComparison.OrdinalIgnoreCase))
-        {
-            return cuda.is_available() ? CUDA : CPU;
-        }
-
-        Device device = torch.device(value);
-        return device.type == DeviceType.CUDA && !cuda.is_available()
-            ? throw new InvalidOperationException($"The trainer's device is {value}, but CUDA is not available here.")
-            : device;
     }
 }

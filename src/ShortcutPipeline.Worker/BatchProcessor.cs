@@ -15,7 +15,7 @@ namespace ShortcutPipeline.Worker;
 /// stored. A failure releases the affected messages for a retry (or poisons them on their last delivery).
 /// </summary>
 internal sealed class BatchProcessor(
-    QueueReceiver receiver, SamplingService sampling, ImageWriter writer, JobProgress progress, WorkerMetrics metrics,
+    MessageGiveUp giveUp, SamplingService sampling, ImageWriter writer, JobProgress progress, WorkerMetrics metrics,
     WorkerOptions options, TimeProvider time, ILogger logger)
 {
     private readonly SemaphoreSlim uploads = new(options.UploadConcurrency, options.UploadConcurrency);
@@ -50,8 +50,7 @@ internal sealed class BatchProcessor(
             if (SamplingService.CheckItem(held.Item, model.Config) is string problem)
             {
                 held.Released = true;
-                await CatchAsync(held, () => receiver.PoisonAsync(held.Lease, "The work item cannot be drawn: " + problem, CancellationToken.None))
-                    .ConfigureAwait(false);
+                await giveUp.PoisonAsync(held.Lease, held.Item.JobId, "The work item cannot be drawn: " + problem).ConfigureAwait(false);
             }
         }
 
@@ -72,9 +71,10 @@ internal sealed class BatchProcessor(
         SampledImages sampled;
         try
         {
-            await Task.WhenAll(jobIds.Select(id => progress.MarkRunningAsync(id, cancellationToken))).ConfigureAwait(false);
-            await using JobWatch watch = await JobWatch.StartAsync(
-                progress, jobIds, options.CancellationPollInterval, time, logger, cancellationToken).ConfigureAwait(false);
+            // A job that cannot be marked running is unknown or finished: its rows stop before the first step.
+            bool[] running = await Task.WhenAll(jobIds.Select(id => progress.MarkRunningAsync(id, cancellationToken))).ConfigureAwait(false);
+            await using JobWatch watch = JobWatch.Start(
+                progress, jobIds, jobIds.Where((_, j) => !running[j]), options.CancellationPollInterval, time, logger);
             IReadOnlyCollection<int> RowsToStop(int step)
             {
                 DateTimeOffset now = time.GetUtcNow();
@@ -181,27 +181,7 @@ internal sealed class BatchProcessor(
         foreach (HeldWorkItem held in items.Distinct().Where(h => !h.Released).ToList())
         {
             held.Released = true;
-            await CatchAsync(held, async () =>
-            {
-                if (!await receiver.FailAsync(held.Lease, error, CancellationToken.None).ConfigureAwait(false))
-                {
-                    metrics.RecordFailedAttempt();
-                }
-            }).ConfigureAwait(false);
-        }
-    }
-
-    // Storage may fail while giving a message up too; then it reappears when its visibility lapses.
-    private async Task CatchAsync(HeldWorkItem held, Func<Task> giveUp)
-    {
-        try
-        {
-            await giveUp().ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            logger.LogError(exception, "Could not give up message {MessageId} of job {JobId}; it returns after its visibility timeout.",
-                held.Lease.MessageId, held.Item.JobId);
+            await giveUp.FailAsync(held.Lease, held.Item.JobId, error).ConfigureAwait(false);
         }
     }
 

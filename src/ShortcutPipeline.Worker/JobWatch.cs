@@ -5,9 +5,10 @@ using ShortcutPipeline.Core.Jobs;
 namespace ShortcutPipeline.Worker;
 
 /// <summary>
-/// Watches the jobs of a running batch: reads each job's status when the batch starts and then every poll
-/// interval in the background, and remembers the jobs that no longer want images (cancelled, failed, finished,
-/// past their deadline), so the sampler's per-step callback can stop their rows without waiting on storage.
+/// Watches the jobs of a running batch: starts from the jobs found finished or unknown when the batch marked its
+/// jobs running, reads each job's status every poll interval in the background, and remembers the jobs that no
+/// longer want images (cancelled, failed, finished, past their deadline), so the sampler's per-step callback can
+/// stop their rows without waiting on storage. (Rows past their deadline the callback stops itself.)
 /// </summary>
 internal sealed class JobWatch : IAsyncDisposable
 {
@@ -25,13 +26,21 @@ internal sealed class JobWatch : IAsyncDisposable
         this.logger = logger;
     }
 
-    /// <summary>Reads the jobs' states once, then keeps reading them every <paramref name="interval"/> until disposed.</summary>
-    public static async Task<JobWatch> StartAsync(
-        JobProgress progress, IEnumerable<string> jobIds, TimeSpan interval, TimeProvider time, ILogger logger,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts watching <paramref name="jobIds"/>: the jobs in <paramref name="stoppedJobIds"/> (found finished or
+    /// unknown when the batch started) stop at once; the others' states are read every <paramref name="interval"/>
+    /// until disposed.
+    /// </summary>
+    public static JobWatch Start(
+        JobProgress progress, IEnumerable<string> jobIds, IEnumerable<string> stoppedJobIds, TimeSpan interval, TimeProvider time,
+        ILogger logger)
     {
         var watch = new JobWatch(progress, jobIds.Distinct(StringComparer.Ordinal).ToList(), logger);
-        await watch.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        foreach (string id in stoppedJobIds.Distinct(StringComparer.Ordinal))
+        {
+            watch.Stop(id);
+        }
+
         watch.poller = watch.PollAsync(interval, time, watch.polling.Token);
         return watch;
     }
@@ -53,10 +62,15 @@ internal sealed class JobWatch : IAsyncDisposable
         {
             if (await progress.IsCancelledOrExpiredAsync(id, cancellationToken).ConfigureAwait(false))
             {
-                stopped[id] = true;
-                logger.LogInformation("Job {JobId} no longer wants images: stopping its rows.", id);
+                Stop(id);
             }
         })).ConfigureAwait(false);
+    }
+
+    private void Stop(string jobId)
+    {
+        stopped[jobId] = true;
+        logger.LogInformation("Job {JobId} no longer wants images: stopping its rows.", jobId);
     }
 
     private async Task PollAsync(TimeSpan interval, TimeProvider time, CancellationToken cancellationToken)

@@ -25,6 +25,7 @@ public sealed class WorkerService : BackgroundService
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly QueueReceiver receiver;
+    private readonly MessageGiveUp giveUp;
     private readonly BatchProcessor processor;
     private readonly string poisonQueueName;
 
@@ -45,7 +46,8 @@ public sealed class WorkerService : BackgroundService
         var poisonQueue = storage.PoisonQueueOf(storage.WorkQueue);
         poisonQueueName = poisonQueue.Name;
         receiver = new QueueReceiver(storage.WorkQueue, poisonQueue, options.ReceiverOptions, OnPoisonedAsync, this.time, this.logger);
-        processor = new BatchProcessor(receiver, sampling, writer, progress, metrics, options, this.time, this.logger);
+        giveUp = new MessageGiveUp(receiver, metrics, this.logger);
+        processor = new BatchProcessor(giveUp, sampling, writer, progress, metrics, options, this.time, this.logger);
     }
 
     /// <inheritdoc/>
@@ -154,18 +156,7 @@ public sealed class WorkerService : BackgroundService
         }
         catch (Exception exception)
         {
-            try
-            {
-                if (!await receiver.FailAsync(lease, exception).ConfigureAwait(false))
-                {
-                    metrics.RecordFailedAttempt();
-                }
-            }
-            catch (Exception failure)
-            {
-                logger.LogError(failure, "Could not give up message {MessageId}; it returns after its visibility timeout.", lease.MessageId);
-            }
-
+            await giveUp.FailAsync(lease, jobId: null, exception).ConfigureAwait(false);
             return null;
         }
     }

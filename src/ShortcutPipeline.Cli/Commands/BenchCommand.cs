@@ -34,7 +34,7 @@ public static class BenchCommand
         };
         command.SetAction(parse =>
         {
-            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            var dev = Devices.Parse(parse.GetValue(device)!);
             var config = DiT.Preset(parse.GetValue(preset)!);
             config = config with
             {

@@ -82,7 +82,7 @@ public static class BenchPipelineCommand
         byte[] checkpoint, int batchSize, int steps, int batches, string deviceName, LogLevel logLevel, TextWriter log,
         CancellationToken cancellationToken)
     {
-        Device device = CommonOptions.ParseDevice(deviceName);
+        Device device = Devices.Parse(deviceName);
         ScalarType dtype = Devices.SamplingType(device);
         using var stream = new MemoryStream(checkpoint, writable: false);
         using DiT network = Checkpoint.LoadForSampling(stream, device, dtype);

@@ -28,7 +28,7 @@ public static class EvalCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            var dev = Devices.Parse(parse.GetValue(device)!);
             string outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);
             var named = parse.GetValue(models)!.Select(ParseNamed).ToList();
@@ -83,7 +83,7 @@ public static class EvalCommand
         if (File.Exists(path))
         {
             var loaded = QualityClassifier.Load(path);
-            if (loaded.Channels == train.Channels && loaded.ImageSize == train.ImageSize && loaded.NumClasses == train.NumClasses)
+            if (loaded.Fits(train))
             {
                 Console.Error.WriteLine($"feature classifier: {path} (test accuracy {loaded.Accuracy(test):P1})");
                 return loaded;

@@ -7,6 +7,7 @@ using ShortcutPipeline.Cli.Pipeline;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Model;
 using ShortcutPipeline.Worker;
 
 namespace ShortcutPipeline.Cli.Commands;
@@ -155,7 +156,7 @@ public static class LocalCommand
         }
 
         string runDirectory = Path.Combine(ToolsDirectory.Path, "models", string.Create(CultureInfo.InvariantCulture, $"fashion-mnist-{trainSteps}-steps"));
-        string export = await DefaultModel.TrainFallbackAsync(runDirectory, trainSteps, CommonOptions.ParseDevice(device), log, cancellationToken);
+        string export = await DefaultModel.TrainFallbackAsync(runDirectory, trainSteps, Devices.Parse(device), log, cancellationToken);
         await log.WriteLineAsync($"Using the model {export}.");
         return await File.ReadAllBytesAsync(export, cancellationToken);
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Imaging;
+using ShortcutPipeline.Worker;
 using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Cli.Commands;
@@ -27,7 +28,7 @@ public static class SampleCommand
         };
         command.SetAction(parse =>
         {
-            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            var dev = Devices.Parse(parse.GetValue(device)!);
             string outDir = parse.GetValue(output)!;
             using var dit = Checkpoint.LoadForSampling(parse.GetValue(model)!, dev, parse.GetValue(bf16) ? ScalarType.BFloat16 : ScalarType.Float32);
             var config = dit.Config;
@@ -49,7 +50,7 @@ public static class SampleCommand
                 for (int i = 0; i < requests.Count; i++)
                 {
                     var r = requests[i];
-                    string className = r.Label is { } l ? ClassName(config, l) : "unconditional";
+                    string className = ImageWriter.ClassName(r.Label, config);
                     File.WriteAllBytes(Path.Combine(folder, $"{i:D4}-{Slug(className)}.png"), PngWriter.Encode(bytes[i], new Dictionary<string, string>
                     {
                         ["seed"] = r.Seed.ToString(CultureInfo.InvariantCulture), ["steps"] = budget.ToString(CultureInfo.InvariantCulture),
@@ -75,9 +76,6 @@ public static class SampleCommand
         _ => CommonOptions.ParseInts(value).Select(i => i >= 0 && i < config.NumClasses ? (int?)i
             : throw new ArgumentException($"--labels: {i} is not a class of this model (0..{config.NumClasses - 1}).")).ToList(),
     };
-
-    internal static string ClassName(DiTConfig config, int label) =>
-        label < config.ClassNames.Count ? config.ClassNames[label] : label.ToString(CultureInfo.InvariantCulture);
 
     private static string Slug(string name) => new(name.Select(c => char.IsLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-').ToArray());
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Data;
 using static TorchSharp.torch;
@@ -38,7 +37,7 @@ public static class TrainCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var dev = CommonOptions.ParseDevice(parse.GetValue(device)!);
+            var dev = Devices.Parse(parse.GetValue(device)!);
             string outDir = parse.GetValue(output)!;
             var loop = new TrainingLoopOptions
             {
@@ -79,8 +78,7 @@ public static class TrainCommand
                                     $"{trainer.Options.Objective}, batch {trainer.Options.BatchSize}, {dev.type}, from step {trainer.Step} to {loop.TotalSteps}");
 
             using var bar = new ConsoleProgress("train", loop.TotalSteps, start: trainer.Step);
-            var progress = new SynchronousProgress<TrainingProgress>(p =>
-                bar.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss:F4} {p.ImagesPerSecond:F0} img/s")));
+            IProgress<TrainingProgress> progress = bar.TrainingReporter();
             await TrainingLoop.RunAsync(trainer, data, loop, progress, (files, _) =>
             {
                 Console.Error.WriteLine();

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Model;
@@ -68,8 +67,7 @@ public static class DefaultModel
             ? Checkpoint.Resume(latest, device)
             : new Trainer(FallbackConfig, new TrainingOptions { BatchSize = 64, LearningRate = 1e-3, Seed = 0 }, device);
         using var bar = new ConsoleProgress("train", steps, start: trainer.Step);
-        var progress = new Commands.SynchronousProgress<TrainingProgress>(p =>
-            bar.Report(p.Step, string.Create(CultureInfo.InvariantCulture, $"loss {p.Loss:F4} {p.ImagesPerSecond:F0} img/s")));
+        IProgress<TrainingProgress> progress = bar.TrainingReporter();
         await TrainingLoop.RunAsync(trainer, data, new TrainingLoopOptions
         {
             OutputDirectory = runDirectory,

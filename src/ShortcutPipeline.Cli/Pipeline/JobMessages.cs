@@ -8,7 +8,8 @@ namespace ShortcutPipeline.Cli.Pipeline;
 /// <param name="Text">The job's JSON text, as it will be sent.</param>
 /// <param name="Id">The job's own id, or null when it has none (then intake derives one).</param>
 /// <param name="Problems">Contract violations found without storage (the model's existence is checked at intake).</param>
-public sealed record JobMessage(string Text, string? Id, IReadOnlyList<string> Problems);
+/// <param name="ContentHash">The job's content hash (<see cref="JobReadResult.ContentHash"/>), from which intake may derive its id.</param>
+public sealed record JobMessage(string Text, string? Id, IReadOnlyList<string> Problems, string ContentHash);
 
 /// <summary>Reads the jobs of a file: one JSON job object, or a JSON array of them.</summary>
 public static class JobMessages
@@ -48,7 +49,7 @@ public static class JobMessages
     public static string IdOnQueue(JobMessage job, string messageId)
     {
         ArgumentNullException.ThrowIfNull(job);
-        return job.Id ?? Reader.Read(job.Text, messageId).JobId;
+        return job.Id ?? GenerationJobReader.DeriveJobId(messageId, job.ContentHash);
     }
 
     /// <summary>Base64 of the UTF-8 text (the other queue message form intake accepts).</summary>
@@ -57,6 +58,6 @@ public static class JobMessages
     private static JobMessage Check(string text)
     {
         JobReadResult read = Reader.Read(text);
-        return new JobMessage(text, read.IdFromClient ? read.JobId : null, read.Reasons);
+        return new JobMessage(text, read.IdFromClient ? read.JobId : null, read.Reasons, read.ContentHash);
     }
 }
