@@ -48,6 +48,57 @@ public sealed class ShortcutSamplerTests
     }
 
     [Fact]
+    public void ARowStartedLatePausedAndSharingPassesWithOtherBudgetsGivesTheSameImage()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        var sampler = new ShortcutSampler(model);
+        var request = new SampleRequest(4, 8, 2.0, 42);
+        using var alone = sampler.Sample([request]);
+
+        // Rows come and go between passes, as the worker's scheduler moves them: the request starts in a slot that an
+        // earlier 1-step row freed, shares passes with 128- and 4-step rows, and sits out one pass.
+        using var rows = new SamplerRows(sampler, capacity: 3);
+        var first = rows.Start([new SampleRequest(1, 128, 1, 7), new SampleRequest(null, 1, 1, 8)]);
+        rows.Step(first);
+        Assert.True(rows.IsFinished(first[1]));
+        Assert.False(rows.IsFinished(first[0]));
+        rows.Take([first[1]]).Dispose();
+        int slot = Assert.Single(rows.Start([request]));
+        Assert.Equal(first[1], slot);
+        int other = Assert.Single(rows.Start([new SampleRequest(7, 4, 3, 9)]));
+        int pass = 0;
+        while (!rows.IsFinished(slot))
+        {
+            var active = new[] { first[0], slot, other }.Where(s => rows.Holds(s) && !rows.IsFinished(s) && !(s == slot && pass == 2)).ToList();
+            rows.Step(active);
+            pass++;
+        }
+
+        Assert.Equal(9, pass);
+        Assert.Equal(8, rows.StepsDone(slot));
+        using var sample = rows.Take([slot]);
+        int maxDifference = Pixels(alone.Samples[0]).Zip(Pixels(sample.cpu()[0]), (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(maxDifference <= 1, $"pixels differ by up to {maxDifference}/255");
+        Assert.Equal(2, rows.Count);
+    }
+
+    [Fact]
+    public void RowsBeyondTheCapacityAndStepsBeyondTheBudgetAreRefused()
+    {
+        using var model = ModelFixtures.RandomDiT();
+        using var rows = new SamplerRows(new ShortcutSampler(model), capacity: 2);
+        var slots = rows.Start([new SampleRequest(1, 1, 1, 1), new SampleRequest(2, 2, 1, 2)]);
+        Assert.Throws<InvalidOperationException>(() => rows.Start([new SampleRequest(3, 1, 1, 3)]));
+        rows.Step(slots);
+        Assert.Throws<InvalidOperationException>(() => rows.Step(slots));   // the 1-step row is finished
+        rows.Free(slots[0]);
+        Assert.False(rows.Holds(slots[0]));
+        Assert.Throws<ArgumentException>(() => rows.StepsDone(slots[0]));
+        Assert.Equal(slots[0], Assert.Single(rows.Start([new SampleRequest(3, 1, 1, 3)])));
+        Assert.Throws<ArgumentException>(() => rows.Start([new SampleRequest(3, 3, 1, 3)]));   // not a power of two
+    }
+
+    [Fact]
     public void OneStepIsOneEulerStepFromTheSeedsNoiseAtLevelZero()
     {
         using var model = ModelFixtures.RandomDiT();
