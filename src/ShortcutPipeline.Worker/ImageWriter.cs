@@ -105,13 +105,6 @@ public sealed class ImageWriter
         };
     }
 
-    /// <summary>Encodes interleaved 8-bit pixels (see <see cref="SampledImages"/>) as a PNG with <paramref name="text"/> chunks.</summary>
-    public static byte[] EncodePng(SampledImages images, int row, IReadOnlyDictionary<string, string> text)
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        return PngWriter.Encode(images.PixelsOf(row).Span, images.Width, images.Height, images.Channels, text);
-    }
-
     /// <summary>
     /// Creates the blob of image <paramref name="index"/> of job <paramref name="jobId"/> unless it exists; an existing
     /// blob counts as written and is never replaced.

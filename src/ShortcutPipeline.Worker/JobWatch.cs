@@ -5,75 +5,98 @@ using ShortcutPipeline.Core.Jobs;
 namespace ShortcutPipeline.Worker;
 
 /// <summary>
-/// Watches the jobs of a running batch: starts from the jobs found finished or unknown when the batch marked its
-/// jobs running, reads each job's status every poll interval in the background, and remembers the jobs that no
-/// longer want images (cancelled, failed, finished, past their deadline), so the sampler's per-step callback can
-/// stop their rows without waiting on storage. (Rows past their deadline the callback stops itself.)
+/// Watches the jobs whose work items the worker holds: reads each job's status every poll interval in the
+/// background and remembers the jobs that no longer want images (cancelled, failed, finished, unknown, past their
+/// deadline), so that the sampler can drop their rows between forward passes without waiting on storage. It also
+/// marks a job running when its first row starts (<see cref="MarkStarted"/>); a job that cannot be marked is stopped.
 /// </summary>
 internal sealed class JobWatch : IAsyncDisposable
 {
     private readonly JobProgress progress;
-    private readonly IReadOnlyList<string> jobIds;
-    private readonly ConcurrentDictionary<string, bool> stopped = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource polling = new();
+    private readonly TimeSpan interval;
+    private readonly TimeProvider time;
     private readonly ILogger logger;
-    private Task poller = Task.CompletedTask;
+    private readonly Dictionary<string, int> watched = new(StringComparer.Ordinal);   // job id -> work items held; locked
+    private readonly ConcurrentDictionary<string, bool> stopped = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task> started = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource polling = new();
+    private readonly Task poller;
 
-    private JobWatch(JobProgress progress, IReadOnlyList<string> jobIds, ILogger logger)
+    public JobWatch(JobProgress progress, TimeSpan interval, TimeProvider time, ILogger logger)
     {
         this.progress = progress;
-        this.jobIds = jobIds;
+        this.interval = interval;
+        this.time = time;
         this.logger = logger;
+        poller = PollAsync(polling.Token);
     }
 
-    /// <summary>
-    /// Starts watching <paramref name="jobIds"/>: the jobs in <paramref name="stoppedJobIds"/> (found finished or
-    /// unknown when the batch started) stop at once; the others' states are read every <paramref name="interval"/>
-    /// until disposed.
-    /// </summary>
-    public static JobWatch Start(
-        JobProgress progress, IEnumerable<string> jobIds, IEnumerable<string> stoppedJobIds, TimeSpan interval, TimeProvider time,
-        ILogger logger)
+    /// <summary>Starts watching <paramref name="jobId"/> for one more held work item.</summary>
+    public void Watch(string jobId)
     {
-        var watch = new JobWatch(progress, jobIds.Distinct(StringComparer.Ordinal).ToList(), logger);
-        foreach (string id in stoppedJobIds.Distinct(StringComparer.Ordinal))
+        lock (watched)
         {
-            watch.Stop(id);
+            watched[jobId] = watched.GetValueOrDefault(jobId) + 1;
         }
+    }
 
-        watch.poller = watch.PollAsync(interval, time, watch.polling.Token);
-        return watch;
+    /// <summary>One held work item of <paramref name="jobId"/> is done; the job is forgotten with its last one.</summary>
+    public void Unwatch(string jobId)
+    {
+        lock (watched)
+        {
+            if (watched.TryGetValue(jobId, out int count) && count > 1)
+            {
+                watched[jobId] = count - 1;
+                return;
+            }
+
+            watched.Remove(jobId);
+            stopped.TryRemove(jobId, out _);
+            started.TryRemove(jobId, out _);
+        }
     }
 
     /// <summary>True when job <paramref name="jobId"/> no longer wants images.</summary>
     public bool IsStopped(string jobId) => stopped.ContainsKey(jobId);
 
-    /// <summary>Stops polling.</summary>
+    /// <summary>Marks the job running (once, in the background) as its first row starts.</summary>
+    public void MarkStarted(string jobId) => started.GetOrAdd(jobId, id => MarkRunningAsync(id));
+
+    /// <summary>Stops polling and waits for the marks in flight.</summary>
     public async ValueTask DisposeAsync()
     {
         await polling.CancelAsync().ConfigureAwait(false);
         await poller.ConfigureAwait(false);
+        await Task.WhenAll(started.Values).ConfigureAwait(false);
         polling.Dispose();
     }
 
-    private async Task RefreshAsync(CancellationToken cancellationToken)
+    private async Task MarkRunningAsync(string jobId)
     {
-        await Task.WhenAll(jobIds.Where(id => !IsStopped(id)).Select(async id =>
+        try
         {
-            if (await progress.IsCancelledOrExpiredAsync(id, cancellationToken).ConfigureAwait(false))
+            if (!await progress.MarkRunningAsync(jobId, CancellationToken.None).ConfigureAwait(false))
             {
-                Stop(id);
+                Stop(jobId);
             }
-        })).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            // The job's first image record marks it running anyway.
+            logger.LogWarning(exception, "Could not mark job {JobId} running.", jobId);
+        }
     }
 
     private void Stop(string jobId)
     {
-        stopped[jobId] = true;
-        logger.LogInformation("Job {JobId} no longer wants images: stopping its rows.", jobId);
+        if (stopped.TryAdd(jobId, true))
+        {
+            logger.LogInformation("Job {JobId} no longer wants images: stopping its rows.", jobId);
+        }
     }
 
-    private async Task PollAsync(TimeSpan interval, TimeProvider time, CancellationToken cancellationToken)
+    private async Task PollAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -82,17 +105,29 @@ internal sealed class JobWatch : IAsyncDisposable
                 await Task.Delay(interval, time, cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    await RefreshAsync(cancellationToken).ConfigureAwait(false);
+                    List<string> jobIds;
+                    lock (watched)
+                    {
+                        jobIds = watched.Keys.Where(id => !IsStopped(id)).ToList();
+                    }
+
+                    await Task.WhenAll(jobIds.Select(async id =>
+                    {
+                        if (await progress.IsCancelledOrExpiredAsync(id, cancellationToken).ConfigureAwait(false))
+                        {
+                            Stop(id);
+                        }
+                    })).ConfigureAwait(false);
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
-                    logger.LogWarning(exception, "Reading the states of the batch's jobs failed; trying again.");
+                    logger.LogWarning(exception, "Reading the states of the held jobs failed; trying again.");
                 }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The batch is done.
+            // The worker is stopping.
         }
     }
 }

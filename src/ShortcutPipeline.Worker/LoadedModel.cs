@@ -37,6 +37,9 @@ public sealed class LoadedModel : IDisposable
     /// <summary>The cached checkpoint file it was loaded from.</summary>
     public string CheckpointPath { get; }
 
+    /// <summary>How many users hold it loaded (see <see cref="SamplingService.AcquireModelAsync"/>); guarded by the service.</summary>
+    internal int Holders { get; set; }
+
     /// <summary>Frees the network's tensors.</summary>
     public void Dispose() => Network.Dispose();
 }

@@ -5,16 +5,16 @@ using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Imaging;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Worker;
 
 /// <summary>
-/// Loads model versions and samples batches with them. Checkpoints are downloaded from the registry into
+/// Loads the model versions the sampler draws with. Checkpoints are downloaded from the registry into
 /// <see cref="WorkerOptions.ModelCacheDirectory"/> (once per version) and loaded on the configured device,
-/// bfloat16 on CUDA; the <see cref="WorkerOptions.LoadedModels"/> most recently used versions stay loaded.
-/// A newly promoted version is just another key: it is loaded between batches, without a restart.
+/// bfloat16 on CUDA; the <see cref="WorkerOptions.LoadedModels"/> most recently used versions stay loaded (and any
+/// the sampler holds rows of). A newly promoted version is just another key: it is loaded between forward passes,
+/// without a restart.
 /// </summary>
 public sealed class SamplingService : IDisposable
 {
@@ -55,11 +55,32 @@ public sealed class SamplingService : IDisposable
 
     /// <summary>
     /// The loaded model of <paramref name="model"/> version <paramref name="version"/>, downloading and loading
-    /// it first when needed (which may unload the least recently used one).
+    /// it first when needed (which may unload the least recently used one that nobody holds).
     /// </summary>
     /// <exception cref="InvalidOperationException">The version is not registered.</exception>
     /// <exception cref="InvalidDataException">The checkpoint is not a usable sampling checkpoint (the cached copy is deleted).</exception>
-    public async Task<LoadedModel> GetModelAsync(string model, string version, CancellationToken cancellationToken = default)
+    public Task<LoadedModel> GetModelAsync(string model, string version, CancellationToken cancellationToken = default) =>
+        GetAsync(model, version, hold: false, cancellationToken);
+
+    /// <summary>
+    /// <see cref="GetModelAsync"/>, and holds the model: it is not unloaded until <see cref="ReleaseModel"/> (the
+    /// sampler holds the models it has rows in flight with). More models than <see cref="WorkerOptions.LoadedModels"/>
+    /// stay loaded while all of them are held.
+    /// </summary>
+    public Task<LoadedModel> AcquireModelAsync(string model, string version, CancellationToken cancellationToken = default) =>
+        GetAsync(model, version, hold: true, cancellationToken);
+
+    /// <summary>Lets go of a model taken with <see cref="AcquireModelAsync"/>.</summary>
+    public void ReleaseModel(LoadedModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        lock (loaded)
+        {
+            model.Holders--;
+        }
+    }
+
+    private async Task<LoadedModel> GetAsync(string model, string version, bool hold, CancellationToken cancellationToken)
     {
         await loading.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -71,6 +92,7 @@ public sealed class SamplingService : IDisposable
                 {
                     loaded.Remove(hit);
                     loaded.AddFirst(hit);
+                    hit.Holders += hold ? 1 : 0;
                     return hit;
                 }
             }
@@ -79,11 +101,11 @@ public sealed class SamplingService : IDisposable
             LoadedModel fresh = await Task.Run(() => Load(model, version, path), cancellationToken).ConfigureAwait(false);
             lock (loaded)
             {
+                fresh.Holders += hold ? 1 : 0;
                 loaded.AddFirst(fresh);
-                while (loaded.Count > options.LoadedModels)
+                while (loaded.Count > options.LoadedModels && loaded.LastOrDefault(m => m.Holders == 0) is { } evicted)
                 {
-                    LoadedModel evicted = loaded.Last!.Value;
-                    loaded.RemoveLast();
+                    loaded.Remove(evicted);
                     logger.LogInformation("Unloading model {Model} {Version}.", evicted.Model, evicted.Version);
                     evicted.Dispose();
                 }
@@ -122,24 +144,6 @@ public sealed class SamplingService : IDisposable
         return negative is null ? null : string.Create(CultureInfo.InvariantCulture, $"image {negative.Index} has a negative seed.");
     }
 
-    /// <summary>
-    /// Samples <paramref name="requests"/> with <paramref name="model"/> and decodes them to 8-bit pixels (on a
-    /// thread-pool thread). <paramref name="rowsToStop"/> is asked before every sampler step (see <see cref="ShortcutSampler.Sample"/>).
-    /// </summary>
-    public Task<SampledImages> SampleAsync(
-        LoadedModel model, IReadOnlyList<SampleRequest> requests, Func<int, IReadOnlyCollection<int>>? rowsToStop = null,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(requests);
-        if (requests.Count == 0)
-        {
-            throw new ArgumentException("Nothing to sample.", nameof(requests));
-        }
-
-        return Task.Run(() => Sample(model, requests, rowsToStop, cancellationToken), cancellationToken);
-    }
-
     /// <summary>Unloads every model.</summary>
     public void Dispose()
     {
@@ -155,32 +159,6 @@ public sealed class SamplingService : IDisposable
 
         (vaeDecoder as IDisposable)?.Dispose();
         loading.Dispose();
-    }
-
-    private static SampledImages Sample(
-        LoadedModel model, IReadOnlyList<SampleRequest> requests, Func<int, IReadOnlyCollection<int>>? rowsToStop,
-        CancellationToken cancellationToken)
-    {
-        var stoppedAt = new int?[requests.Count];
-        IReadOnlyCollection<int> Stop(int step)
-        {
-            IReadOnlyCollection<int> rows = rowsToStop?.Invoke(step) ?? [];
-            foreach (int row in rows)
-            {
-                stoppedAt[row] ??= Math.Min(step, requests[row].Steps);
-            }
-
-            return rows;
-        }
-
-        using var scope = NewDisposeScope();
-        using SampleResult result = model.Sampler.Sample(requests, Stop, cancellationToken);
-        Tensor bytes = model.Decoder.DecodeToBytes(result.Samples);
-        Tensor interleaved = bytes.permute(0, 2, 3, 1).contiguous();
-        byte[] pixels = interleaved.data<byte>().ToArray();
-        int forwardPasses = requests.Select((r, row) => result.Completed[row] ? r.Steps : stoppedAt[row] ?? 0).Max();
-        return new SampledImages(pixels, requests.Count, (int)bytes.shape[1], (int)bytes.shape[2], (int)bytes.shape[3],
-            result.Completed.ToArray(), forwardPasses);
     }
 
     private LoadedModel Load(string model, string version, string path)

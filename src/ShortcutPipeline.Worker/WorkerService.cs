@@ -10,23 +10,31 @@ using ShortcutPipeline.Core.Storage;
 namespace ShortcutPipeline.Worker;
 
 /// <summary>
-/// The worker's receive loop over the work queue. It receives work items (each message leased, its visibility
-/// renewed while the worker holds it), drops those of cancelled, finished or expired jobs, poisons unreadable ones,
-/// groups the rest with <see cref="Batcher{T}"/> by model version and step budget, and runs each batch (sample,
-/// write PNGs, record progress, delete messages). A message that keeps failing goes to the work queue's poison
-/// queue and its job fails. When the host stops (SIGTERM), it stops receiving, finishes and stores the batch in
-/// flight, and releases the work items it holds but has not started, so another worker takes them at once.
+/// The worker: three stages over the work queue, each running beside the others.
+/// <list type="number">
+/// <item>The receive loop leases work items (their visibility renewed while held), drops those of cancelled, finished
+/// or expired jobs, poisons unreadable ones, and hands each image to the <see cref="StepScheduler{T}"/> as a row.</item>
+/// <item>The <see cref="SamplingEngine"/> runs forward passes: before each, the scheduler admits waiting rows of any
+/// step budget up to the row limit (<see cref="WorkerOptions.MaxRowsPerPass"/>; priority, then deadline, then age),
+/// and rows that ran their last step leave at once.</item>
+/// <item>The <see cref="StoringStage"/> encodes, writes and records the finished images and deletes each message once
+/// every image of its work item is stored.</item>
+/// </list>
+/// A message that keeps failing goes to the poison queue and its job fails. When the host stops (SIGTERM), the worker
+/// stops receiving, hands back the work items none of whose rows has started (another worker takes them at once), and
+/// finishes and stores the rest.
 /// </summary>
 public sealed class WorkerService : BackgroundService
 {
     private readonly JobProgress progress;
+    private readonly SamplingService sampling;
+    private readonly ImageWriter writer;
     private readonly WorkerMetrics metrics;
     private readonly WorkerOptions options;
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly QueueReceiver receiver;
     private readonly MessageGiveUp giveUp;
-    private readonly BatchProcessor processor;
     private readonly string poisonQueueName;
 
     /// <summary>A worker over <paramref name="storage"/>'s work queue.</summary>
@@ -35,9 +43,9 @@ public sealed class WorkerService : BackgroundService
         WorkerOptions options, TimeProvider? time = null, ILogger<WorkerService>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(storage);
-        ArgumentNullException.ThrowIfNull(sampling);
-        ArgumentNullException.ThrowIfNull(writer);
         this.progress = progress ?? throw new ArgumentNullException(nameof(progress));
+        this.sampling = sampling ?? throw new ArgumentNullException(nameof(sampling));
+        this.writer = writer ?? throw new ArgumentNullException(nameof(writer));
         this.metrics = metrics ?? throw new ArgumentNullException(nameof(metrics));
         this.options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
@@ -47,83 +55,101 @@ public sealed class WorkerService : BackgroundService
         poisonQueueName = poisonQueue.Name;
         receiver = new QueueReceiver(storage.WorkQueue, poisonQueue, options.ReceiverOptions, OnPoisonedAsync, this.time, this.logger);
         giveUp = new MessageGiveUp(receiver, metrics, this.logger);
-        processor = new BatchProcessor(giveUp, sampling, writer, progress, metrics, options, this.time, this.logger);
     }
 
     /// <inheritdoc/>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        var batcher = new Batcher<HeldWorkItem>(options.MaxBatchImages, options.MaxBatchWait);
+        var scheduler = new StepScheduler<HeldWorkItem>(
+            options.Scheduling, options.MaxRowsPerPass, options.EffectiveMaxResidentRows, options.LoadedModels, options.MaxBatchWait);
+        await using var watch = new JobWatch(progress, options.CancellationPollInterval, time, logger);
+        var storing = new StoringStage(writer, progress, giveUp, watch, metrics, options, time, logger);
+        using var engine = new SamplingEngine(scheduler, sampling, storing, watch, metrics, options.PollInterval, time, logger);
+        using var receiving = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        Task sampler = Task.Run(engine.RunAsync, CancellationToken.None);
+        _ = sampler.ContinueWith(_ => receiving.Cancel(), TaskScheduler.Default);   // the sampler ends early only when it broke
         Task queueDepth = PollQueueDepthAsync(stoppingToken);
-        int batchNumber = 0;
-        logger.LogInformation("Worker started on {Queue}: batches of up to {MaxBatchImages} images, waiting at most {MaxBatchWait}.",
-            receiver.QueueName, options.MaxBatchImages, options.MaxBatchWait);
+        logger.LogInformation(
+            "Worker started on {Queue}: {Policy} scheduling, up to {Rows} rows per forward pass, {Resident} started at most.",
+            receiver.QueueName, options.Scheduling, options.MaxRowsPerPass, options.EffectiveMaxResidentRows);
+        IReadOnlyList<HeldWorkItem> unstarted = [];
         try
         {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                bool drained = await ReceiveAsync(batcher, stoppingToken).ConfigureAwait(false);
-                SampleBatch<HeldWorkItem>? batch = batcher.TakeReady(time.GetUtcNow());
-                metrics.SetPendingImages(batcher.PendingImages);
-                if (batch is not null)
-                {
-                    // Not cancellable: on shutdown the batch in flight is finished and stored.
-                    await processor.RunAsync(batch, ++batchNumber, CancellationToken.None).ConfigureAwait(false);
-                }
-                else if (drained)
-                {
-                    await WaitAsync(batcher, stoppingToken).ConfigureAwait(false);
-                }
-            }
+            await ReceiveAsync(scheduler, engine, watch, receiving.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (receiving.IsCancellationRequested)
         {
             // Stopping.
         }
         finally
         {
-            IReadOnlyList<HeldWorkItem> held = batcher.TakeAll();
-            metrics.SetPendingImages(0);
-            await ReleaseAsync(held).ConfigureAwait(false);
-            await queueDepth.ConfigureAwait(false);
-            logger.LogInformation("Worker stopped after {Batches} batches; released {Held} work items it had not started.", batchNumber, held.Count);
+            unstarted = engine.Drain();
+            await ReleaseAsync(unstarted, watch).ConfigureAwait(false);
+            try
+            {
+                await sampler.ConfigureAwait(false);   // the started rows are finished, whatever the stop
+            }
+            finally
+            {
+                await storing.CompleteAsync().ConfigureAwait(false);
+                await queueDepth.ConfigureAwait(false);
+                logger.LogInformation("Worker stopped after {Passes} forward passes; released {Held} work items it had not started.",
+                    engine.Passes, unstarted.Count);
+            }
         }
     }
 
-    // Receives while there is room; true when the queue gave fewer messages than asked (or there is no room).
-    private async Task<bool> ReceiveAsync(Batcher<HeldWorkItem> batcher, CancellationToken cancellationToken)
+    // Receives while fewer images wait than allowed; each received item's images become rows of the scheduler.
+    private async Task ReceiveAsync(StepScheduler<HeldWorkItem> scheduler, SamplingEngine engine, JobWatch watch, CancellationToken cancellationToken)
     {
-        int room = options.EffectiveMaxPendingImages - batcher.PendingImages;
-        if (room <= 0)
+        while (!cancellationToken.IsCancellationRequested)
         {
-            return true;
-        }
+            int room;
+            lock (scheduler)
+            {
+                room = options.EffectiveMaxPendingImages - scheduler.WaitingRows;
+            }
 
-        int wanted = Math.Min(QueueReceiver.MaxMessagesPerReceive, room);
-        IReadOnlyList<QueueMessageLease> leases;
-        try
-        {
-            leases = await receiver.ReceiveAsync(wanted, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            logger.LogError(exception, "Receiving from {Queue} failed; trying again.", receiver.QueueName);
-            return true;
-        }
+            if (room <= 0)
+            {
+                await engine.WaitForRoomAsync(options.PollInterval, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
 
-        // Admission is not cancellable: every lease ends up in the batcher, deleted, released or poisoned.
-        HeldWorkItem?[] admitted = await Task.WhenAll(leases.Select(AdmitAsync)).ConfigureAwait(false);
-        DateTimeOffset now = time.GetUtcNow();
-        foreach (HeldWorkItem held in admitted.OfType<HeldWorkItem>())
-        {
-            batcher.Add(held, held.Item, now);
-        }
+            int wanted = Math.Min(QueueReceiver.MaxMessagesPerReceive, room);
+            IReadOnlyList<QueueMessageLease> leases;
+            try
+            {
+                leases = await receiver.ReceiveAsync(wanted, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                logger.LogError(exception, "Receiving from {Queue} failed; trying again.", receiver.QueueName);
+                await Task.Delay(options.PollInterval, time, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
 
-        return leases.Count < wanted;
+            // Admission is not cancellable: every lease ends up in the scheduler, deleted, released or poisoned.
+            HeldWorkItem?[] admitted = await Task.WhenAll(leases.Select(lease => AdmitAsync(lease, watch))).ConfigureAwait(false);
+            DateTimeOffset now = time.GetUtcNow();
+            lock (scheduler)
+            {
+                foreach (HeldWorkItem held in admitted.OfType<HeldWorkItem>())
+                {
+                    scheduler.Add(held, held.Item, now);
+                }
+            }
+
+            engine.Wake();
+            if (leases.Count < wanted)
+            {
+                await Task.Delay(options.PollInterval, time, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
-    private async Task<HeldWorkItem?> AdmitAsync(QueueMessageLease lease)
+    private async Task<HeldWorkItem?> AdmitAsync(QueueMessageLease lease, JobWatch watch)
     {
         try
         {
@@ -142,7 +168,7 @@ public sealed class WorkerService : BackgroundService
             {
                 if (item.Deadline <= time.GetUtcNow())
                 {
-                    await progress.MarkFailedAsync(item.JobId, BatchProcessor.DeadlineReason(item)).ConfigureAwait(false);
+                    await progress.MarkFailedAsync(item.JobId, StoringStage.DeadlineReason(item)).ConfigureAwait(false);
                 }
 
                 await lease.DeleteAsync().ConfigureAwait(false);
@@ -152,6 +178,7 @@ public sealed class WorkerService : BackgroundService
                 return null;
             }
 
+            watch.Watch(item.JobId);
             return new HeldWorkItem(lease, item);
         }
         catch (Exception exception)
@@ -179,26 +206,11 @@ public sealed class WorkerService : BackgroundService
             cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task WaitAsync(Batcher<HeldWorkItem> batcher, CancellationToken cancellationToken)
+    // Hands back the messages of work items the worker will not start: visible to every worker at once.
+    private async Task ReleaseAsync(IReadOnlyList<HeldWorkItem> held, JobWatch watch)
     {
-        TimeSpan wait = options.PollInterval;
-        if (batcher.NextDueAt is DateTimeOffset due)
+        await Task.WhenAll(held.Where(h => h.TryGiveUp()).Select(async h =>
         {
-            TimeSpan untilDue = due - time.GetUtcNow();
-            wait = untilDue < wait ? untilDue : wait;
-        }
-
-        if (wait > TimeSpan.Zero)
-        {
-            await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private async Task ReleaseAsync(IReadOnlyList<HeldWorkItem> held)
-    {
-        await Task.WhenAll(held.Where(h => !h.Released).Select(async h =>
-        {
-            h.Released = true;
             try
             {
                 await h.Lease.ReleaseAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
@@ -210,6 +222,7 @@ public sealed class WorkerService : BackgroundService
             finally
             {
                 await h.Lease.DisposeAsync().ConfigureAwait(false);
+                watch.Unwatch(h.Item.JobId);
             }
         })).ConfigureAwait(false);
     }

@@ -41,7 +41,7 @@ public sealed class LocalRunTests : IDisposable
         using var sheet = SixLabors.ImageSharp.Image.Load(File.ReadAllBytes(Path.Combine(output, "contact-sheet.png")));
         int scale = ImageGrid.ViewingScale(8);
         Assert.Equal(((4 * 10 + 2) * scale, (3 * 10 + 2) * scale), (sheet.Width, sheet.Height));
-        Assert.Contains("Worker: 3 batches", run.Output, StringComparison.Ordinal);
+        Assert.Matches(@"Worker: \d+ forward passes, [\d.]+ rows each on average, 12 images", run.Output);
     }
 
     [Fact]
@@ -61,6 +61,8 @@ public sealed class LocalRunTests : IDisposable
         double pipeline = root.GetProperty("PipelineImagesPerSecond").GetDouble();
         Assert.True(sampler > 0 && pipeline > 0);
         Assert.Equal(pipeline / sampler, root.GetProperty("Ratio").GetDouble(), 6);
-        Assert.Equal((32, 16, 2), (root.GetProperty("Images").GetInt32(), root.GetProperty("BatchSize").GetInt32(), root.GetProperty("WorkerBatches").GetInt64()));
+        Assert.Equal((32, 16), (root.GetProperty("Images").GetInt32(), root.GetProperty("BatchSize").GetInt32()));
+        // Two jobs of 16 images at 2 steps, with a row limit of 16: four full forward passes.
+        Assert.Equal((4, 16.0), (root.GetProperty("WorkerPasses").GetInt64(), root.GetProperty("MeanRowsPerPass").GetDouble()));
     }
 }

@@ -29,7 +29,7 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
         await using LocalPipeline pipeline = await LocalPipeline.StartAsync(azurite.ConnectionString, names, worker =>
         {
             worker.Device = "cpu";
-            worker.MaxBatchWait = TimeSpan.FromMilliseconds(100);
+            worker.PollInterval = TimeSpan.FromMilliseconds(100);
             worker.ModelCacheDirectory = Path.Combine(folder, "cache");
         }, LogLevel.Warning, CancellationToken.None);
         await using (FileStream model = File.OpenRead(TestModels.Tiny))

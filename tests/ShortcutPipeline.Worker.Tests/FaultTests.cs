@@ -7,16 +7,16 @@ using ShortcutPipeline.Testing;
 namespace ShortcutPipeline.Worker.Tests;
 
 /// <summary>
-/// Acceptance, fault: the worker runs as its own process. Killed (SIGKILL) in the middle of a batch and started
-/// again, it completes every job with exactly one image per item. Stopped with SIGTERM, it finishes and stores the
-/// batch in flight and hands back the work it had not started.
+/// Acceptance, fault: the worker runs as its own process. Killed (SIGKILL) while it draws and started again, it
+/// completes every job with exactly one image per item. Stopped with SIGTERM, it finishes and stores the rows in
+/// flight and hands back the work items it had not started.
 /// </summary>
 public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     private const int ImagesPerJob = 8;
 
     [Fact]
-    public async Task AWorkerKilledInTheMiddleOfABatchAndRestartedCompletesEveryJobWithOneImagePerItem()
+    public async Task AWorkerKilledWhileItDrawsAndRestartedCompletesEveryJobWithOneImagePerItem()
     {
         TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
         await TestModels.RegisterAsync(pipeline, TestModels.Slow, "slow");
@@ -32,7 +32,9 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
             WorkerProcess killed = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings);
             await using (killed)
             {
-                await killed.WaitForOutputAsync("Sampling batch 2:", Wait.Long);
+                // The first job is stored and the second one's rows are in the middle of their steps.
+                await killed.WaitForOutputAsync("Finished a work item of job", Wait.Long);
+                await Wait.UntilAsync(() => StartLines(killed.Output) >= 2, Wait.Long, () => killed.Output);
                 killed.Kill();
             }
 
@@ -61,7 +63,7 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
     }
 
     [Fact]
-    public async Task OnSigtermTheWorkerStoresTheBatchInFlightAndReleasesTheRest()
+    public async Task OnSigtermTheWorkerStoresTheRowsInFlightAndReleasesTheRest()
     {
         TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
         await TestModels.RegisterAsync(pipeline, TestModels.Slow, "slow");
@@ -73,14 +75,15 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
             // A long visibility timeout: a work item seen again at once was handed back, not left to lapse.
             await using WorkerProcess worker = WorkerProcess.Start(
                 azurite.ConnectionString, pipeline.Storage.Options, Settings(cache.Path, visibilityTimeout: "00:05:00"));
-            await worker.WaitForOutputAsync("Sampling batch 1:", Wait.Long);
+            // A row limit of 8: one job's rows fill the passes, the other's wait.
+            await worker.WaitForOutputAsync("Started 8 rows of job", Wait.Long);
             await worker.TerminateAsync();
             Assert.Equal(0, await worker.WaitForExitAsync(Wait.Long));
             output = worker.Output;
         }
 
-        Assert.Contains("Stored batch 1:", output, StringComparison.Ordinal);
-        Assert.DoesNotContain("Sampling batch 2:", output, StringComparison.Ordinal);
+        Assert.Equal(1, StartLines(output));
+        Assert.Contains("Finished a work item of job", output, StringComparison.Ordinal);
         Assert.Contains("released 1 work items", output, StringComparison.Ordinal);
         JobStatus?[] statuses = await Task.WhenAll(new[] { "budget-64", "budget-32" }.Select(id => pipeline.Status.GetAsync(id)));
         JobStatus done = Assert.Single(statuses, s => s!.State == JobState.Completed)!;
@@ -99,11 +102,13 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
         Assert.Equal(IntakeOutcome.Accepted, (await pipeline.Intake.SubmitAsync(json)).Outcome);
     }
 
+    // How many times the worker said it started rows of a job.
+    private static int StartLines(string output) => output.Split("Started 8 rows of job").Length - 1;
+
     private static Dictionary<string, string> Settings(string cache, string visibilityTimeout) => new()
     {
         [nameof(WorkerOptions.Device)] = "cpu",
-        [nameof(WorkerOptions.MaxBatchImages)] = "8",
-        [nameof(WorkerOptions.MaxBatchWait)] = "00:00:00.2",
+        [nameof(WorkerOptions.MaxRowsPerPass)] = "8",
         [nameof(WorkerOptions.PollInterval)] = "00:00:00.2",
         [nameof(WorkerOptions.VisibilityTimeout)] = visibilityTimeout,
         [nameof(WorkerOptions.ModelCacheDirectory)] = cache,

@@ -26,7 +26,7 @@ public sealed class ModelVersionTests(AzuriteFixture azurite) : IClassFixture<Az
     }
 
     [Theory]
-    [InlineData(nameof(WorkerOptions.MaxBatchImages))]
+    [InlineData(nameof(WorkerOptions.MaxRowsPerPass))]
     [InlineData(nameof(WorkerOptions.VisibilityTimeout))]
     [InlineData(nameof(WorkerOptions.PollInterval))]
     public void SettingsOutOfRangeAreRefusedByName(string setting)
@@ -35,7 +35,7 @@ public sealed class ModelVersionTests(AzuriteFixture azurite) : IClassFixture<Az
         WorkerOptions options = InProcessWorker.TestOptions(modelCache.Path);
         switch (setting)
         {
-            case nameof(WorkerOptions.MaxBatchImages): options.MaxBatchImages = 0; break;
+            case nameof(WorkerOptions.MaxRowsPerPass): options.MaxRowsPerPass = 0; break;
             case nameof(WorkerOptions.VisibilityTimeout): options.VisibilityTimeout = TimeSpan.FromMilliseconds(500); break;
             default: options.PollInterval = TimeSpan.Zero; break;
         }

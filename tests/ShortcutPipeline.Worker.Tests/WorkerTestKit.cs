@@ -28,7 +28,6 @@ internal sealed class InProcessWorker : IAsyncDisposable
     public static WorkerOptions TestOptions(string modelCacheDirectory) => new()
     {
         Device = "cpu",
-        MaxBatchWait = TimeSpan.FromMilliseconds(200),
         PollInterval = TimeSpan.FromMilliseconds(100),
         CancellationPollInterval = TimeSpan.FromMilliseconds(100),
         QueueDepthPollInterval = TimeSpan.FromMilliseconds(500),

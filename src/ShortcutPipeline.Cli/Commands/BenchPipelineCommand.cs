@@ -24,9 +24,9 @@ public static class BenchPipelineCommand
     {
         var model = new Option<string?>("--model") { Description = "A sampling export (.safetensors); default: the embedded model, else an untrained --preset (same cost)." };
         var preset = new Option<string>("--preset") { Description = "The architecture of the untrained model used when there is no other.", DefaultValueFactory = _ => "DiT-Small/4" };
-        var batchSize = new Option<int>("--batch-size") { Description = "Images per sampler batch (the worker's MaxBatchImages; at most 256: one job per batch).", DefaultValueFactory = _ => 64 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass (the worker's MaxRowsPerPass; at most 256), and per job.", DefaultValueFactory = _ => 64 };
         var steps = new Option<int>("--steps") { Description = "Step budget of every image.", DefaultValueFactory = _ => 4 };
-        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many (half before the pipeline, half after), the pipeline gets as many jobs of one batch each.", DefaultValueFactory = _ => 8 };
+        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many (half before the pipeline, half after), the pipeline gets as many jobs of one batch each.", DefaultValueFactory = _ => 16 };
         var device = CommonOptions.Device();
         var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
         var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
@@ -52,10 +52,10 @@ public static class BenchPipelineCommand
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"bare sampler:            {report.SamplerImagesPerSecond,10:F1} images/s"));
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"end to end via Azurite:  {report.PipelineImagesPerSecond,10:F1} images/s ({report.Images} images in {report.PipelineSeconds:F2} s, {report.WorkerBatches} worker batches: {report.MeanSamplingSeconds:F3} s sampling + {report.MeanStoringSeconds:F3} s storing each)"));
+                $"end to end via Azurite:  {report.PipelineImagesPerSecond,10:F1} images/s ({report.Images} images in {report.PipelineSeconds:F2} s; the worker ran {report.WorkerPasses} forward passes of {report.MeanRowsPerPass:F1} rows on average, {report.WorkerSamplingSeconds:F2} s in all, storing beside them)"));
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"ratio (end to end / bare): {report.Ratio:F3}"));
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"the worker's own sampling ran at {report.WorkerSamplingImagesPerSecond:F1} images/s: end to end / that = {report.RatioToWorkerSampling:F3} (the same sampler, timed inside the same batches)"));
+                $"the worker's own forward passes ran at {report.WorkerSamplingImagesPerSecond:F1} images/s: end to end / that = {report.RatioToWorkerSampling:F3} (the same sampler, timed inside the worker in the same window)"));
             if (parse.GetValue(output) is { } path)
             {
                 await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
@@ -68,11 +68,11 @@ public static class BenchPipelineCommand
 
     public sealed record Report(
         string Model, string Device, string DType, int BatchSize, int Steps, int Images, double SamplerImagesPerSecond,
-        double PipelineImagesPerSecond, double PipelineSeconds, long WorkerBatches, double MeanSamplingSeconds, double MeanStoringSeconds,
+        double PipelineImagesPerSecond, double PipelineSeconds, long WorkerPasses, double MeanRowsPerPass, double WorkerSamplingSeconds,
         double Ratio)
     {
-        /// <summary>The sampler's rate inside the worker's batches (sampling and decoding, no storage).</summary>
-        public double WorkerSamplingImagesPerSecond => BatchSize / MeanSamplingSeconds;
+        /// <summary>The sampler's rate inside the worker's forward passes (sampling and decoding, no storage).</summary>
+        public double WorkerSamplingImagesPerSecond => Images / WorkerSamplingSeconds;
 
         /// <summary>End to end against the worker's own sampling: what the storage path costs, immune to load that drifts between timings.</summary>
         public double RatioToWorkerSampling => PipelineImagesPerSecond / WorkerSamplingImagesPerSecond;
@@ -91,50 +91,51 @@ public static class BenchPipelineCommand
 
         // The bare sampler is timed before and after the pipeline, half the batches each, so that a machine whose
         // load drifts during the run weighs on both figures alike.
-        int before = Math.Max(1, batches / 2), after = Math.Max(1, batches - before);
-        await log.WriteLineAsync($"Timing the bare sampler: {before} batches of {batchSize} at {steps} steps...");
-        TimeSpan samplerTime = TimeSampler(sampler, batchSize, steps, before, device);
+        int first = Math.Max(1, batches / 2), second = Math.Max(1, batches - first);
+        await log.WriteLineAsync($"Timing the bare sampler: {first} batches of {batchSize} at {steps} steps...");
+        TimeSpan samplerTime = TimeSampler(sampler, batchSize, steps, first, device);
 
         await log.WriteLineAsync("Starting Azurite, the intake and the worker...");
         using AzuriteEmulator emulator = AzuriteEmulator.Start(await ToolsDirectory.FindOrInstallAzuriteAsync(log, cancellationToken));
         string cache = Directory.CreateTempSubdirectory("shortcut-bench-cache-").FullName;
         double seconds;
-        List<BatchRecord> timed;
+        WorkerMetricsSnapshot before, after;
         try
         {
             await using LocalPipeline pipeline = await LocalPipeline.StartAsync(emulator.ConnectionString, new PipelineStorageOptions(), worker =>
             {
                 worker.Device = deviceName;
-                worker.MaxBatchImages = batchSize;
-                worker.MaxBatchWait = TimeSpan.FromMilliseconds(200);
+                worker.MaxRowsPerPass = batchSize;
+                worker.PollInterval = TimeSpan.FromMilliseconds(100);
                 worker.ModelCacheDirectory = cache;
             }, logLevel, cancellationToken);
             await DefaultModel.RegisterAsync(pipeline.Registry, checkpoint, cancellationToken);
 
             // One untimed job loads the model and warms up the whole path.
             await RunJobsAsync(pipeline, "warm-up", 1, batchSize, steps, classes, cancellationToken);
-            long batchesBefore = (await MetricsAfterAsync(pipeline, batchSize, cancellationToken)).BatchCount;
+            before = await MetricsAfterAsync(pipeline, batchSize, cancellationToken);
             await log.WriteLineAsync($"Timing the pipeline: {batches} jobs of {batchSize} images at {steps} steps...");
             var clock = Stopwatch.StartNew();
             await RunJobsAsync(pipeline, "timed", batches, batchSize, steps, classes, cancellationToken);
             seconds = clock.Elapsed.TotalSeconds;
-            timed = (await MetricsAfterAsync(pipeline, (1 + batches) * batchSize, cancellationToken)).Batches.Skip((int)batchesBefore).ToList();
+            after = await MetricsAfterAsync(pipeline, (1 + batches) * batchSize, cancellationToken);
         }
         finally
         {
             Directory.Delete(cache, recursive: true);
         }
 
-        await log.WriteLineAsync($"Timing the bare sampler again: {after} batches...");
-        TimeSpan samplerTimeAfter = TimeSampler(sampler, batchSize, steps, after, device);
+        await log.WriteLineAsync($"Timing the bare sampler again: {second} batches...");
+        TimeSpan samplerTimeAfter = TimeSampler(sampler, batchSize, steps, second, device);
         await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"Bare sampler: {before * batchSize / samplerTime.TotalSeconds:F1} images/s before the pipeline, {after * batchSize / samplerTimeAfter.TotalSeconds:F1} after."));
+            $"Bare sampler: {first * batchSize / samplerTime.TotalSeconds:F1} images/s before the pipeline, {second * batchSize / samplerTimeAfter.TotalSeconds:F1} after."));
         samplerTime += samplerTimeAfter;
-        double samplerImagesPerSecond = (before + after) * batchSize / samplerTime.TotalSeconds;
+        double samplerImagesPerSecond = (first + second) * batchSize / samplerTime.TotalSeconds;
         double pipelineImagesPerSecond = batches * batchSize / seconds;
+        long passes = after.ForwardPasses - before.ForwardPasses;
         return new Report(network.Config.Name, device.ToString(), dtype.ToString(), batchSize, steps, batches * batchSize, samplerImagesPerSecond,
-            pipelineImagesPerSecond, seconds, timed.Count, timed.Average(b => b.SamplingTime.TotalSeconds),
-            timed.Average(b => b.StoringTime.TotalSeconds), pipelineImagesPerSecond / samplerImagesPerSecond);
+            pipelineImagesPerSecond, seconds, passes, (double)(after.RowsInPasses - before.RowsInPasses) / passes,
+            (after.SamplingTime - before.SamplingTime).TotalSeconds, pipelineImagesPerSecond / samplerImagesPerSecond);
     }
 
     // A batch is counted just after its jobs complete: wait until the worker has counted every image stored.

@@ -112,7 +112,7 @@ public static class LocalCommand
             }
 
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Worker: {metrics.BatchCount} batches, {metrics.ForwardPasses} forward passes, {metrics.ImagesStored} images, {metrics.ImagesPerSecond:F1} images/s; whole run {clock.Elapsed.TotalSeconds:F0} s."));
+                $"Worker: {metrics.ForwardPasses} forward passes, {metrics.MeanRowsPerPass:F1} rows each on average, {metrics.ImagesStored} images, {metrics.ImagesPerSecond:F1} images/s; whole run {clock.Elapsed.TotalSeconds:F0} s."));
             return finished.All(s => s.State == JobState.Completed) ? 0 : 1;
         });
         return command;

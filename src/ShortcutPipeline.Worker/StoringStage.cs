@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core.Contracts;
+using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Model;
+using ShortcutPipeline.Model.Imaging;
+
+namespace ShortcutPipeline.Worker;
+
+/// <summary>How one row of a held work item ended in the sampler: drawn, or stopped before its last step.</summary>
+/// <param name="Held">Its work item.</param>
+internal abstract record RowEnd(HeldWorkItem Held);
+
+/// <summary>A row drawn to its last step and decoded: 8-bit pixels, <paramref name="Channels"/> interleaved per pixel, row-major.</summary>
+internal sealed record FinishedImage(
+    HeldWorkItem Held, ImageRequest Image, byte[] Pixels, int Width, int Height, int Channels, DiTConfig Config) : RowEnd(Held)
+{
+    /// <summary>The PNG of the image, with the provenance text chunks.</summary>
+    public byte[] EncodePng() => PngWriter.Encode(Pixels, Width, Height, Channels, ImageWriter.TextChunks(Held.Item, Image, Config));
+}
+
+/// <summary>A row stopped before its last step: its job no longer wants it, or (<paramref name="ByDeadline"/>) its deadline passed.</summary>
+internal sealed record StoppedRow(HeldWorkItem Held, bool ByDeadline) : RowEnd(Held);
+
+/// <summary>
+/// The storing stage, beside the sampler: it takes the rows the sampler is done with from a bounded queue (the sampler
+/// waits when it is full, so memory stays flat) and, on <see cref="WorkerOptions.UploadConcurrency"/> tasks at once,
+/// encodes each finished image as a PNG, writes it to its blob (create-only), records it in its job's status (coalesced
+/// per job, <see cref="ProgressRecorder"/>) and, once every row of a work item has ended, deletes the item's message
+/// (failing the job first when rows were stopped by its deadline). A write or record that fails gives the item up: its
+/// message is released for a retry, or poisoned on its last delivery; nothing is deleted before it is stored.
+/// </summary>
+internal sealed class StoringStage
+{
+    private readonly Channel<RowEnd> queue;
+    private readonly ImageWriter writer;
+    private readonly ProgressRecorder recorder;
+    private readonly JobProgress progress;
+    private readonly MessageGiveUp giveUp;
+    private readonly JobWatch watch;
+    private readonly WorkerMetrics metrics;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly Task[] consumers;
+
+    public StoringStage(
+        ImageWriter writer, JobProgress progress, MessageGiveUp giveUp, JobWatch watch, WorkerMetrics metrics, WorkerOptions options,
+        TimeProvider time, ILogger logger)
+    {
+        this.writer = writer;
+        this.progress = progress;
+        this.giveUp = giveUp;
+        this.watch = watch;
+        this.metrics = metrics;
+        this.time = time;
+        this.logger = logger;
+        recorder = new ProgressRecorder(progress);
+        queue = Channel.CreateBounded<RowEnd>(new BoundedChannelOptions(options.EffectiveStoringQueueImages)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleWriter = true,
+        });
+        consumers = Enumerable.Range(0, options.UploadConcurrency).Select(_ => Task.Run(ConsumeAsync)).ToArray();
+    }
+
+    /// <summary>Rows waiting to be stored.</summary>
+    public int QueuedRows => queue.Reader.Count;
+
+    /// <summary>Hands a row over; waits while the queue is full.</summary>
+    public ValueTask EnqueueAsync(RowEnd row) => queue.Writer.WriteAsync(row);
+
+    /// <summary>No more rows will come: the returned task ends once every queued row is stored.</summary>
+    public Task CompleteAsync()
+    {
+        queue.Writer.TryComplete();
+        return Task.WhenAll(consumers);
+    }
+
+    /// <summary>Gives a work item up after a failed attempt (released for a retry, or poisoned on its last delivery); once.</summary>
+    public async Task GiveUpAsync(HeldWorkItem held, Exception error)
+    {
+        if (held.TryGiveUp())
+        {
+            await giveUp.FailAsync(held.Lease, held.Item.JobId, error).ConfigureAwait(false);
+            watch.Unwatch(held.Item.JobId);
+        }
+    }
+
+    /// <summary>Poisons a work item that can never succeed (its job fails with <paramref name="reason"/>); once.</summary>
+    public async Task PoisonAsync(HeldWorkItem held, string reason)
+    {
+        if (held.TryGiveUp())
+        {
+            await giveUp.PoisonAsync(held.Lease, held.Item.JobId, reason).ConfigureAwait(false);
+            watch.Unwatch(held.Item.JobId);
+        }
+    }
+
+    /// <summary>Why a job failed when its deadline passed before its images were drawn.</summary>
+    public static string DeadlineReason(WorkItem item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"The deadline {item.Deadline:yyyy-MM-ddTHH:mm:ssZ} passed before images {item.Images[0].Index} to {item.Images[^1].Index} were drawn.");
+    }
+
+    private async Task ConsumeAsync()
+    {
+        await foreach (RowEnd row in queue.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            if (row.Held.IsDone)
+            {
+                continue;   // given up meanwhile: its message is released or poisoned, and a redelivery draws the row again
+            }
+
+            try
+            {
+                if (row is FinishedImage image)
+                {
+                    await StoreAsync(image).ConfigureAwait(false);
+                }
+                else
+                {
+                    metrics.RecordStopped();
+                }
+
+                if (row.Held.EndRow(row is StoppedRow { ByDeadline: true }))
+                {
+                    await FinishAsync(row.Held).ConfigureAwait(false);
+                }
+            }
+            catch (Exception exception)
+            {
+                logger.LogError(exception, "Storing an image of job {JobId} failed.", row.Held.Item.JobId);
+                await GiveUpAsync(row.Held, exception).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task StoreAsync(FinishedImage image)
+    {
+        WorkItem item = image.Held.Item;
+        byte[] png = image.EncodePng();
+        if (await writer.WriteAsync(item.JobId, image.Image.Index, png).ConfigureAwait(false) == ImageWriteOutcome.AlreadyExisted)
+        {
+            logger.LogInformation("Image {Index} of job {JobId} was written before (a redelivery); kept the first one.", image.Image.Index, item.JobId);
+        }
+
+        await recorder.RecordAsync(item.JobId, image.Image.Index).ConfigureAwait(false);
+        metrics.RecordImageStored(item.Steps, Stopwatch.GetElapsedTime(image.Held.ReceivedTimestamp));
+    }
+
+    // Every row of the item has ended: fail the job if its deadline stopped rows, then delete the message.
+    private async Task FinishAsync(HeldWorkItem held)
+    {
+        if (!held.TryFinish())
+        {
+            return;
+        }
+
+        WorkItem item = held.Item;
+        try
+        {
+            if (held.MissedDeadline && item.Deadline <= time.GetUtcNow())
+            {
+                await progress.MarkFailedAsync(item.JobId, DeadlineReason(item)).ConfigureAwait(false);
+            }
+
+            await held.Lease.DeleteAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Should either call fail, the message comes back after its visibility timeout and a redelivery finds every image stored.
+            await held.Lease.DisposeAsync().ConfigureAwait(false);
+            watch.Unwatch(item.JobId);
+        }
+
+        logger.LogInformation("Finished a work item of job {JobId}: images {First} to {Last}.", item.JobId, item.Images[0].Index, item.Images[^1].Index);
+    }
+}
