@@ -25,6 +25,8 @@ public static class ShortcutCli
         "Start with `shortcut local`: the whole pipeline on this machine.")
     {
         LocalCommand.Create(),
+        ServeCommand.Create(),
+        ModelsCommand.Create(),
         EnqueueCommand.Create(),
         StatusCommand.Create(),
         WaitCommand.Create(),
@@ -44,7 +46,14 @@ public static class ShortcutCli
     public static async Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null,
         CancellationToken cancellationToken = default)
     {
-        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output ?? Console.Out, Error = error ?? Console.Error };
+        var configuration = new InvocationConfiguration
+        {
+            EnableDefaultExceptionHandler = false,
+            Output = output ?? Console.Out,
+            Error = error ?? Console.Error,
+            // Ctrl+C and SIGTERM cancel the command's token; it then has this long to finish (the worker stores what it started).
+            ProcessTerminationTimeout = TimeSpan.FromMinutes(2),
+        };
         var parse = CreateRootCommand().Parse(args);
         try
         {

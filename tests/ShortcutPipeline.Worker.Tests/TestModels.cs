@@ -50,7 +50,7 @@ internal static class TestModels
             randint(0, 256, [32, config.InChannels, config.InputSize, config.InputSize], dtype: ScalarType.Byte, generator: generator),
             randint(0, config.NumClasses, [32], generator: generator), classNames);
         // adaLN-Zero starts at a zero output: a few steps with a fast EMA make the model's output matter.
-        using var trainer = new Trainer(config with { ClassNames = classNames },
+        using var trainer = new Model.Trainer(config with { ClassNames = classNames },
             new TrainingOptions { BatchSize = 8, LearningRate = 3e-3, EmaDecay = 0.5, Seed = 3 });
         for (int i = 0; i < 6; i++)
         {

@@ -57,7 +57,7 @@ public static class TrainCommand
                 cancellationToken: cancellationToken);
             using var trainer = latest is not null
                 ? Resume(latest, dev)
-                : new Trainer(config with { NumClasses = data.NumClasses, ClassNames = data.ClassNames }, new TrainingOptions
+                : new Model.Trainer(config with { NumClasses = data.NumClasses, ClassNames = data.ClassNames }, new TrainingOptions
                 {
                     Objective = ParseObjective(parse.GetValue(objective)!),
                     Shortcut = new ShortcutOptions
@@ -90,7 +90,7 @@ public static class TrainCommand
         return command;
     }
 
-    private static Trainer Resume(string checkpoint, Device device)
+    private static Model.Trainer Resume(string checkpoint, Device device)
     {
         Console.Error.WriteLine($"resuming from {checkpoint}");
         return Checkpoint.Resume(checkpoint, device);

@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using ShortcutPipeline.Cli.Pipeline;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Data;
@@ -63,9 +63,9 @@ public static class DefaultModel
         using ImageDataset data = await DatasetSource.OpenAsync(DatasetSource.FashionMnistName, FallbackConfig.InputSize, FallbackConfig.InChannels,
             cancellationToken: cancellationToken).ConfigureAwait(false);
         string? latest = TrainingLoop.LatestCheckpoint(runDirectory);
-        using Trainer trainer = latest is not null
+        using Model.Trainer trainer = latest is not null
             ? Checkpoint.Resume(latest, device)
-            : new Trainer(FallbackConfig, new TrainingOptions { BatchSize = 64, LearningRate = 1e-3, Seed = 0 }, device);
+            : new Model.Trainer(FallbackConfig, new TrainingOptions { BatchSize = 64, LearningRate = 1e-3, Seed = 0 }, device);
         using var bar = new ConsoleProgress("train", steps, start: trainer.Step);
         IProgress<TrainingProgress> progress = bar.TrainingReporter();
         await TrainingLoop.RunAsync(trainer, data, new TrainingLoopOptions
@@ -83,19 +83,10 @@ public static class DefaultModel
     /// </summary>
     public static async Task<ModelManifest> RegisterAsync(ModelRegistry registry, byte[] checkpoint, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(checkpoint);
-        CheckpointInfo info;
-        using (var header = new MemoryStream(checkpoint, writable: false))
-        {
-            info = Checkpoint.ReadInfo(header);
-        }
-
-        string version = "default-" + Convert.ToHexStringLower(SHA256.HashData(checkpoint))[..12];
-        ModelManifestEntry? latest = await registry.GetLatestAsync(ModelName, cancellationToken).ConfigureAwait(false);
-        using var content = new MemoryStream(checkpoint, writable: false);
-        PromotionResult result = await registry.UploadAndPromoteAsync(ModelName, version, content, latest?.ETag, info.Config.NumClasses,
-            info.Metrics, cancellationToken).ConfigureAwait(false);
-        return result.Promoted ? result.Latest!.Manifest : throw new InvalidOperationException($"Another promotion of {ModelName} got in between.");
+        Registration registration = await ModelRegistration.RegisterAsync(
+            registry, ModelName, () => new MemoryStream(checkpoint, writable: false), version: null, Promotion.IfNoneYet, cancellationToken,
+            versionPrefix: "default").ConfigureAwait(false);
+        return registration.Manifest;
     }
 }

@@ -6,14 +6,16 @@ using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Trainer;
 using ShortcutPipeline.Worker;
 
 namespace ShortcutPipeline.Cli.LocalRun;
 
 /// <summary>
 /// The pipeline in one process, over a storage account (Azurite): the jobs-queue intake (as the Functions app
-/// would run it) and the worker, composed as the worker host composes them (AddShortcutPipelineCore and
-/// AddShortcutPipelineWorker). Used by <c>shortcut local</c> and <c>shortcut bench-pipeline</c>.
+/// would run it), the worker, and optionally the trainer's loop over the training queue, composed as their hosts
+/// compose them (AddShortcutPipelineCore, AddShortcutPipelineWorker, AddShortcutPipelineTrainer). Used by
+/// <c>shortcut local</c>, <c>shortcut serve</c>, <c>shortcut bench-pipeline</c> and <c>shortcut bench-serving</c>.
 /// </summary>
 public sealed class LocalPipeline : IAsyncDisposable
 {
@@ -34,12 +36,13 @@ public sealed class LocalPipeline : IAsyncDisposable
     public WorkerMetrics Metrics => host.Services.GetRequiredService<WorkerMetrics>();
 
     /// <summary>
-    /// Creates the storage's queues, containers and tables and starts the intake and the worker on it.
-    /// <paramref name="configureWorker"/> adjusts the worker's options; logs below <paramref name="logLevel"/> are dropped.
+    /// Creates the storage's queues, containers and tables and starts the intake and the worker on it (and the trainer's
+    /// loop when <paramref name="configureTrainer"/> is given; it adjusts the trainer's options). <paramref name="configureWorker"/>
+    /// adjusts the worker's options; logs below <paramref name="logLevel"/> are dropped.
     /// </summary>
     public static async Task<LocalPipeline> StartAsync(
         string connectionString, PipelineStorageOptions names, Action<WorkerOptions> configureWorker, LogLevel logLevel,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action<TrainerHostOptions>? configureTrainer = null)
     {
         ArgumentNullException.ThrowIfNull(names);
         var settings = new Dictionary<string, string?>(names.ToSettings().Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)))
@@ -56,6 +59,13 @@ public sealed class LocalPipeline : IAsyncDisposable
             sp.GetRequiredService<PipelineStorage>(), sp.GetRequiredService<JobIntake>(), pollInterval: TimeSpan.FromMilliseconds(200),
             logger: sp.GetRequiredService<ILogger<JobQueueListener>>()));
         builder.Services.AddHostedService<JobQueueListenerService>();
+        if (configureTrainer is not null)
+        {
+            builder.Services.AddShortcutPipelineTrainer(builder.Configuration);
+            builder.Services.Configure(configureTrainer);
+            builder.Services.AddHostedService<TrainingLoopService>();
+        }
+
         IHost host = builder.Build();
         try
         {

@@ -61,6 +61,30 @@ public sealed class ModelRegistry
     public async Task<ModelManifest?> GetVersionAsync(string model, string version, CancellationToken cancellationToken = default) =>
         (await ReadAsync(VersionBlobName(model, version), cancellationToken).ConfigureAwait(false))?.Manifest;
 
+    /// <summary>The registered versions of <paramref name="model"/>, oldest first (empty when it has none).</summary>
+    public async Task<IReadOnlyList<ModelManifest>> ListVersionsAsync(string model, CancellationToken cancellationToken = default)
+    {
+        string prefix = CheckName(model, nameof(model)) + "/versions/";
+        var manifests = new List<ModelManifest>();
+        try
+        {
+            await foreach (BlobItem blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken).ConfigureAwait(false))
+            {
+                if (blob.Name.EndsWith(".json", StringComparison.Ordinal)
+                    && await ReadAsync(blob.Name, cancellationToken).ConfigureAwait(false) is { } entry)
+                {
+                    manifests.Add(entry.Manifest);
+                }
+            }
+        }
+        catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.NotFound)
+        {
+            // No checkpoints container yet: no versions.
+        }
+
+        return manifests.OrderBy(m => m.CreatedAt).ThenBy(m => m.Version, StringComparer.Ordinal).ToList();
+    }
+
     /// <summary>
     /// The manifest a job's model reference means: the pinned version, or the latest one when
     /// <paramref name="version"/> is null. Null when there is no such model or version.

@@ -17,6 +17,9 @@ public sealed class AzuriteEmulator : IDisposable
     /// <summary>The Azurite version the project uses (with <c>--skipApiVersionCheck</c>, it accepts these SDKs).</summary>
     public const string Version = "3.37.0";
 
+    /// <summary>Azurite's standard blob port; the queue and table services follow on the next two (10001, 10002).</summary>
+    public const int StandardBlobPort = 10000;
+
     /// <summary>The emulator's account name.</summary>
     public const string AccountName = "devstoreaccount1";
 
@@ -135,7 +138,7 @@ public sealed class AzuriteEmulator : IDisposable
         {
             try
             {
-                return StartOnce(executable, dataDirectory);
+                return StartOnce(executable, dataDirectory, FreePorts(3));
             }
             catch (AzuriteStartException exception)
             {
@@ -147,7 +150,43 @@ public sealed class AzuriteEmulator : IDisposable
         throw new InvalidOperationException($"Azurite did not start after 3 attempts: {lastFailure?.Message}", lastFailure);
     }
 
-    /// <summary>Kills the process (and the watchdog) and removes its temporary working folder.</summary>
+    /// <summary>
+    /// Starts Azurite from <paramref name="executable"/> on <paramref name="blobPort"/> and the two ports after it (queue,
+    /// table; by default Azurite's standard ports 10000 to 10002, which storage tools and SDK samples assume), keeping its
+    /// data in <paramref name="dataDirectory"/> across restarts (in memory when null).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A port is taken (another Azurite, say), or it did not start.</exception>
+    public static AzuriteEmulator StartOnPorts(string executable, string? dataDirectory, int blobPort = StandardBlobPort)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(executable);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blobPort, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(blobPort, IPEndPoint.MaxPort - 2);
+        if (!File.Exists(executable))
+        {
+            throw new FileNotFoundException($"There is no azurite executable at {executable}.", executable);
+        }
+
+        int[] ports = [blobPort, blobPort + 1, blobPort + 2];
+        if (ports.FirstOrDefault(IsListening) is int taken and > 0)
+        {
+            throw new InvalidOperationException(
+                $"Port {taken} is in use on 127.0.0.1 (is an Azurite or another server running already?): stop it, choose other ports, or use the storage that is running there.");
+        }
+
+        try
+        {
+            return StartOnce(executable, dataDirectory, ports);
+        }
+        catch (AzuriteStartException exception)
+        {
+            throw new InvalidOperationException($"Azurite did not start: {exception.Message}", exception);
+        }
+    }
+
+    /// <summary>
+    /// Stops Azurite (with a kept data folder: SIGTERM first, so that it saves its data, then a kill after 15 s) and
+    /// removes its temporary working folder.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0)
@@ -157,15 +196,26 @@ public sealed class AzuriteEmulator : IDisposable
 
         try
         {
+            // With its data in a folder, Azurite saves its metadata on SIGTERM; a kill could lose the latest changes.
+            if (!ownsWorkspace && !OperatingSystem.IsWindows() && !process.HasExited)
+            {
+                using (Process terminate = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
+                {
+                    terminate.WaitForExit();
+                }
+
+                process.WaitForExit(15_000);
+            }
+
             if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true);
                 process.WaitForExit(5000);
             }
         }
-        catch (InvalidOperationException)
+        catch (Exception exception) when (exception is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
-            // It exited in between.
+            // It exited in between, or there is no kill command: the watchdog ends Azurite once this process is gone.
         }
 
         process.Dispose();
@@ -182,9 +232,8 @@ public sealed class AzuriteEmulator : IDisposable
         }
     }
 
-    private static AzuriteEmulator StartOnce(string executable, string? dataDirectory)
+    private static AzuriteEmulator StartOnce(string executable, string? dataDirectory, int[] ports)
     {
-        int[] ports = FreePorts(3);
         bool inMemory = dataDirectory is null;
         string workspace = inMemory ? Directory.CreateTempSubdirectory("azurite-").FullName : Directory.CreateDirectory(dataDirectory!).FullName;
         var arguments = new List<string>
@@ -214,7 +263,7 @@ public sealed class AzuriteEmulator : IDisposable
             startInfo.ArgumentList.Add("-c");
             startInfo.ArgumentList.Add(
                 "\"$0\" \"$@\" & child=$!; " +
-                "trap 'kill $child 2>/dev/null; exit 0' TERM INT HUP; " +
+                "trap 'kill $child 2>/dev/null; wait $child; exit 0' TERM INT HUP; " +
                 $"while kill -0 {Environment.ProcessId} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; " +
                 "kill $child 2>/dev/null; wait $child");
             startInfo.ArgumentList.Add(executable);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Trainer;
 
 namespace ShortcutPipeline.Cli.LocalRun;
 
@@ -8,4 +9,11 @@ public sealed class JobQueueListenerService(JobQueueListener listener) : Backgro
 {
     /// <inheritdoc/>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => listener.RunAsync(stoppingToken);
+}
+
+/// <summary>Hosts the trainer's loop over the training queue (what the Container Apps Job is in Azure) in <c>shortcut serve --trainer</c>.</summary>
+public sealed class TrainingLoopService(TrainingQueueConsumer consumer) : BackgroundService
+{
+    /// <inheritdoc/>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => consumer.RunLoopAsync(stoppingToken);
 }
