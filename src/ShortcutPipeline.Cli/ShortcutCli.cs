@@ -37,6 +37,7 @@ public static class ShortcutCli
         ExportCommand.Create(),
         BenchCommand.Create(),
         BenchPipelineCommand.Create(),
+        BenchServingCommand.Create(),
     };
 
     /// <summary>

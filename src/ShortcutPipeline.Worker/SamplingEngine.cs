@@ -313,13 +313,18 @@ internal sealed class SamplingEngine : IDisposable
         sampling.ReleaseModel(lane.Model);
     }
 
-    // Marks the jobs of the starting rows running (once per job) and says what started.
+    // Marks the jobs of the starting rows running (once per job; a 1-step job's image record does that itself, in the same
+    // status update that completes it) and says what started.
     private void MarkStarted(List<ScheduledRow<HeldWorkItem>> starting)
     {
         foreach (IGrouping<string, ScheduledRow<HeldWorkItem>> job in starting.GroupBy(r => r.Item.JobId, StringComparer.Ordinal))
         {
-            watch.MarkStarted(job.Key);
             ScheduledRow<HeldWorkItem> first = job.First();
+            if (first.Item.Steps > 1)
+            {
+                watch.MarkStarted(job.Key);
+            }
+
             logger.LogInformation("Started {Rows} rows of job {JobId} at {Steps} steps with {Model} {Version}.",
                 job.Count(), job.Key, first.Item.Steps, first.Model.Model, first.Model.Version);
         }

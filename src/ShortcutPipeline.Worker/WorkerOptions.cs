@@ -49,6 +49,12 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How many receive calls the worker makes at once when it has room for more work items than one call returns (32;
+    /// default 4).
+    /// </summary>
+    public int ReceiveConcurrency { get; set; } = 4;
+
     /// <summary>How long a received message stays invisible; renewed every half of it while the worker holds it (default 60 s).</summary>
     public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -119,10 +125,10 @@ public sealed class WorkerOptions
             }
         }
 
-        if (MaxRowsPerPass < 1 || LoadedModels < 1 || UploadConcurrency < 1)
+        if (MaxRowsPerPass < 1 || LoadedModels < 1 || UploadConcurrency < 1 || ReceiveConcurrency < 1)
         {
             throw new InvalidOperationException(
-                $"{SectionName}: {nameof(MaxRowsPerPass)}, {nameof(LoadedModels)} and {nameof(UploadConcurrency)} must be at least 1.");
+                $"{SectionName}: {nameof(MaxRowsPerPass)}, {nameof(LoadedModels)}, {nameof(UploadConcurrency)} and {nameof(ReceiveConcurrency)} must be at least 1.");
         }
 
         if (MaxResidentRows < 0 || MaxPendingImages < 0 || StoringQueueImages < 0)

@@ -36,6 +36,7 @@ public sealed class WorkerService : BackgroundService
     private readonly QueueReceiver receiver;
     private readonly MessageGiveUp giveUp;
     private readonly string poisonQueueName;
+    private double imagesPerItem = 1;   // a running mean of the images per received work item
 
     /// <summary>A worker over <paramref name="storage"/>'s work queue.</summary>
     public WorkerService(
@@ -117,11 +118,18 @@ public sealed class WorkerService : BackgroundService
                 continue;
             }
 
-            int wanted = Math.Min(QueueReceiver.MaxMessagesPerReceive, room);
+            // As many work items as there is room for at the images per item seen so far; several receives at once when
+            // that is more than one brings, since a pass can take more rows than one round trip to the queue delivers.
+            int wanted = Math.Max(1, (int)Math.Ceiling(room / imagesPerItem));
+            int calls = Math.Clamp((wanted + QueueReceiver.MaxMessagesPerReceive - 1) / QueueReceiver.MaxMessagesPerReceive, 1, options.ReceiveConcurrency);
+            wanted = Math.Min(wanted, QueueReceiver.MaxMessagesPerReceive * calls);
             IReadOnlyList<QueueMessageLease> leases;
             try
             {
-                leases = await receiver.ReceiveAsync(wanted, cancellationToken).ConfigureAwait(false);
+                IReadOnlyList<QueueMessageLease>[] received = await Task.WhenAll(Enumerable.Range(0, calls).Select(call =>
+                    receiver.ReceiveAsync(Math.Min(QueueReceiver.MaxMessagesPerReceive, wanted - (call * QueueReceiver.MaxMessagesPerReceive)), cancellationToken)))
+                    .ConfigureAwait(false);
+                leases = received.SelectMany(r => r).ToList();
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
@@ -138,6 +146,7 @@ public sealed class WorkerService : BackgroundService
                 foreach (HeldWorkItem held in admitted.OfType<HeldWorkItem>())
                 {
                     scheduler.Add(held, held.Item, now);
+                    imagesPerItem = (0.9 * imagesPerItem) + (0.1 * held.Item.Images.Count);
                 }
             }
 

@@ -65,4 +65,31 @@ public sealed class LocalRunTests : IDisposable
         // Two jobs of 16 images at 2 steps, with a row limit of 16: four full forward passes.
         Assert.Equal((4, 16.0), (root.GetProperty("WorkerPasses").GetInt64(), root.GetProperty("MeanRowsPerPass").GetDouble()));
     }
+
+    [Fact]
+    public async Task BenchServingReportsLatencyPerBudgetRowsPerPassAndTheBaselineInOneRun()
+    {
+        string report = Path.Combine(folder, "serving.json");
+
+        var run = await CliRunner.RunAsync(
+            "bench-serving", "--model", TestModels.Tiny, "--device", "cpu", "--max-rows-per-pass", "8", "--rate", "6", "--duration", "3",
+            "--mix", "1:0.5,4:0.25,16:0.25", "--saturate-jobs", "6", "--saturate-images-per-job", "8", "--out", report);
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Errors);
+        Assert.Contains("1-step p95 with the 16-step jobs in the mix / without them:", run.Output, StringComparison.Ordinal);
+        using JsonDocument figures = JsonDocument.Parse(File.ReadAllText(report));
+        JsonElement root = figures.RootElement;
+        JsonElement[] phases = root.GetProperty("Phases").EnumerateArray().ToArray();
+        Assert.Equal(["Continuous", "Continuous", "BudgetBatches"], phases.Select(p => p.GetProperty("Scheduling").GetString()));
+        Assert.All(phases, p => Assert.Equal(0, p.GetProperty("FailedJobs").GetInt32()));
+        // The second phase is the first one's arrivals without the largest budget.
+        int[] budgetsWithout = phases[1].GetProperty("Budgets").EnumerateArray().Select(b => b.GetProperty("Steps").GetInt32()).ToArray();
+        Assert.DoesNotContain(16, budgetsWithout);
+        Assert.Equal(phases[0].GetProperty("Jobs").GetInt32(),
+            phases[1].GetProperty("Jobs").GetInt32() + phases[0].GetProperty("Budgets").EnumerateArray().Where(b => b.GetProperty("Steps").GetInt32() == 16).Sum(b => b.GetProperty("Jobs").GetInt32()));
+        Assert.All(phases[0].GetProperty("Budgets").EnumerateArray(), b =>
+            Assert.True(b.GetProperty("P50Milliseconds").GetDouble() <= b.GetProperty("P95Milliseconds").GetDouble()));
+        Assert.InRange(root.GetProperty("SaturatedMeanRowsPerPass").GetDouble(), 1, 8);
+        Assert.Equal(8, root.GetProperty("RowLimit").GetInt32());
+    }
 }

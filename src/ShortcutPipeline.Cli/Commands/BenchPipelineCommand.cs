@@ -195,7 +195,8 @@ public static class BenchPipelineCommand
         }
     }
 
-    private static byte[] ResolveModel(string? modelFile, string preset, TextWriter log)
+    /// <summary>The model to benchmark: the file, else the embedded model, else an untrained <paramref name="preset"/> (the same work per image).</summary>
+    internal static byte[] ResolveModel(string? modelFile, string preset, TextWriter log)
     {
         if (modelFile is not null)
         {
