@@ -95,6 +95,67 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
         Assert.Contains($"\"jobId\":\"{waiting.Id}\"", released.Body.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AMixedBudgetLoadThroughKillsAndAStopCompletesEveryJobWithOneImagePerIndexAndNothingWrittenTwice()
+    {
+        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
+        await TestModels.RegisterAsync(pipeline, TestModels.Slow, "slow");
+        int[] budgets = [1, 4, 16, 64];
+        var jobs = Enumerable.Range(0, 16).Select(i => (Id: string.Create(CultureInfo.InvariantCulture, $"mixed-{i}"), Steps: budgets[i % 4], Images: 3 + (i % 5))).ToList();
+        foreach ((string id, int steps, int images) in jobs)
+        {
+            string json = string.Create(CultureInfo.InvariantCulture,
+                $$"""{ "id": "{{id}}", "model": { "name": "slow" }, "classes": [ { "count": {{images}} } ], "steps": {{steps}}, "seed": 5 }""");
+            Assert.Equal(IntakeOutcome.Accepted, (await pipeline.Intake.SubmitAsync(json)).Outcome);
+        }
+
+        using (var cache = new TempDirectory("worker-process-cache-"))
+        {
+            Dictionary<string, string> settings = Settings(cache.Path, visibilityTimeout: "00:00:04");
+            // Killed twice while rows of several budgets share its passes, then stopped with SIGTERM, then left to finish.
+            for (int round = 1; round <= 3; round++)
+            {
+                WorkerProcess worker = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings);
+                await using (worker)
+                {
+                    int done = (await StatusesAsync(pipeline, jobs.Select(j => j.Id))).Count(s => s.State == JobState.Completed);
+                    await Wait.UntilAsync(async () => (await StatusesAsync(pipeline, jobs.Select(j => j.Id))).Count(s => s.State == JobState.Completed) > done,
+                        Wait.Long, () => Task.FromResult(worker.Output));
+                    if (round < 3)
+                    {
+                        worker.Kill();
+                    }
+                    else
+                    {
+                        await worker.TerminateAsync();
+                        Assert.Equal(0, await worker.WaitForExitAsync(Wait.Long));
+                    }
+                }
+            }
+
+            await using (WorkerProcess last = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings))
+            {
+                IReadOnlyList<JobStatus> statuses = await Wait.ForJobsAsync(pipeline, jobs.Select(j => j.Id).ToList());
+                Assert.All(statuses.Zip(jobs), p => Assert.Equal((JobState.Completed, p.Second.Images), (p.First.State, p.First.DoneImages)));
+            }
+        }
+
+        foreach ((string id, _, int images) in jobs)
+        {
+            IReadOnlyList<BlobItem> blobs = await StoredImages.ListAsync(pipeline, id);
+            Assert.Equal(
+                Enumerable.Range(0, images).Select(i => string.Create(CultureInfo.InvariantCulture, $"{id}/{i}.png")).Order(StringComparer.Ordinal),
+                blobs.Select(b => b.Name).Order(StringComparer.Ordinal));
+            Assert.All(blobs, b => Assert.Equal(b.Properties.CreatedOn, b.Properties.LastModified));
+        }
+
+        Assert.Equal(0, (await pipeline.Storage.WorkQueue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
+        Assert.Empty((await pipeline.Storage.PoisonQueueOf(pipeline.Storage.WorkQueue).PeekMessagesAsync(32)).Value);
+    }
+
+    private static async Task<JobStatus[]> StatusesAsync(TestPipeline pipeline, IEnumerable<string> ids) =>
+        (await Task.WhenAll(ids.Select(id => pipeline.Status.GetAsync(id))))!;
+
     private static async Task SubmitAsync(TestPipeline pipeline, string id, int steps)
     {
         string json = string.Create(CultureInfo.InvariantCulture,
