@@ -53,8 +53,8 @@ public sealed partial class ContainerImageTests
         // an nvidia/cuda base would add ~3 GB of the same libraries. The driver comes from the host (NVIDIA container runtime).
         Assert.Equal("mcr.microsoft.com/dotnet/runtime:10.0-noble", stages[^1]);
         Assert.DoesNotContain(stages, image => image.StartsWith("nvidia/", StringComparison.Ordinal));
-        Assert.Matches(@"(?m)^\s*NVIDIA_VISIBLE_DEVICES=all\b", text);
-        Assert.Matches(@"(?m)^\s*NVIDIA_DRIVER_CAPABILITIES=compute,utility\b", text);
+        Assert.Matches(@"(?m)^(ENV)?\s+NVIDIA_VISIBLE_DEVICES=all\b", FinalStage());
+        Assert.Matches(@"(?m)^(ENV)?\s+NVIDIA_DRIVER_CAPABILITIES=compute,utility\b", FinalStage());
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public static partial class BicepStack
                 grants.Add(new RoleGrant(
                     properties["principalId"]!.GetValue<string>(),
                     value.GetProperty("roleDefinitionId").GetString()!.Split('/')[^1],
-                    expressions.NormaliseString(ExtensionScope().Match(resource.GetProperty("id").GetString()!).Groups["scope"].Value),
+                    expressions.NormaliseString(ScopeOf(resource.GetProperty("id").GetString()!)),
                     properties["principalType"]?.GetValue<string>() ?? ""));
             }
             else if (type == ArmShapes.PublishingCredentialsPolicy)
@@ -101,6 +101,18 @@ public static partial class BicepStack
         Bound("minLength", length, (a, limit) => a >= limit);
         Bound("maxLength", length, (a, limit) => a <= limit);
         return problems;
+    }
+
+    /// <summary>The resource a role assignment is on: from [extensionResourceId('scope', …)], or the literal id scope/providers/Microsoft.Authorization/roleAssignments/name.</summary>
+    private static string ScopeOf(string roleAssignmentId)
+    {
+        Match expression = ExtensionScope().Match(roleAssignmentId);
+        if (expression.Success)
+        {
+            return expression.Groups["scope"].Value;
+        }
+        int extension = roleAssignmentId.IndexOf("/providers/" + ArmShapes.RoleAssignment + "/", StringComparison.OrdinalIgnoreCase);
+        return extension > 0 ? roleAssignmentId[..extension] : roleAssignmentId;
     }
 
     [GeneratedRegex(@"^\[extensionResourceId\('(?<scope>[^']+)'")]

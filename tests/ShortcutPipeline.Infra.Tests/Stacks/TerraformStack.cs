@@ -24,7 +24,6 @@ public sealed class TerraformStack
         ["azurerm_application_insights"] = "Microsoft.Insights/components",
         ["azurerm_container_registry"] = "Microsoft.ContainerRegistry/registries",
         ["azurerm_service_plan"] = "Microsoft.Web/serverfarms",
-        ["azurerm_function_app_flex_consumption"] = ArmShapes.FunctionApp,
     };
 
     /// <summary>
@@ -92,10 +91,6 @@ public sealed class TerraformStack
                     publishing[TerraformEvaluator.Text(Argument(resource, "name", scope))] = Argument(resource, "body", scope)!["properties"]!["allow"]!.GetValue<bool>();
                 }
             }
-            if (resource.Type == "azurerm_function_app_flex_consumption" && resource.TryGet("webdeploy_publish_basic_authentication_enabled", out JsonElement scm))
-            {
-                publishing["scm"] = scm.GetBoolean();
-            }
         }
         var parameters = configuration.Variables.Where(variable => !ScopeVariables.Contains(variable.Name)).ToDictionary(
             variable => variable.Name,
@@ -134,27 +129,10 @@ public sealed class TerraformStack
         return problems;
     }
 
-    private JsonObject AppProperties(TerraformBlock resource, EvaluationScope scope)
-    {
-        if (resource.Type == "azapi_resource")
-        {
-            return Argument(resource, "body", scope)!["properties"]!.AsObject();
-        }
-        // azurerm_function_app_flex_consumption: the settings it writes, as a site's properties.
-        var settings = (Argument(resource, "app_settings", scope) as JsonObject ?? []).ToDictionary(pair => pair.Key, pair => pair.Value?.DeepClone());
-        if (Argument(resource, "site_config", scope)?[0]?["application_insights_connection_string"] is JsonNode connectionString)
-        {
-            settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] = connectionString.DeepClone();
-        }
-        return new JsonObject
-        {
-            ["siteConfig"] = new JsonObject
-            {
-                ["appSettings"] = new JsonArray(settings.Select(setting => (JsonNode?)new JsonObject { ["name"] = setting.Key, ["value"] = setting.Value }).ToArray()),
-            },
-            ["functionAppConfig"] = new JsonObject { ["runtime"] = new JsonObject { ["name"] = Argument(resource, "runtime_name", scope) } },
-        };
-    }
+    private JsonObject AppProperties(TerraformBlock resource, EvaluationScope scope) =>
+        resource.Type == "azapi_resource"
+            ? Argument(resource, "body", scope)!["properties"]!.AsObject()
+            : throw new InvalidOperationException($"{resource.Address}: an app must be an azapi_resource with the Bicep stack's Resource Manager body, so that both can be compared.");
 
     private RoleGrant Grant(TerraformBlock resource, EvaluationScope scope)
     {

@@ -278,6 +278,7 @@ public sealed class TerraformEvaluator(
             "sha256" => JsonValue.Create(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Text(arguments[0]))))),
             "coalesce" => arguments.FirstOrDefault(argument => argument is not null && !(argument is JsonValue value && value.TryGetValue(out string? text) && text.Length == 0))?.DeepClone(),
             "lower" => JsonValue.Create(Text(arguments[0]).ToLowerInvariant()),
+            "tostring" => JsonValue.Create(Text(arguments[0])),
             "keys" => new JsonArray(((JsonObject)arguments[0]!).Select(property => (JsonNode?)JsonValue.Create(property.Key)).ToArray()),
             _ => throw new NotSupportedException($"The infrastructure tests do not evaluate the function {call.Function}(): add it to TerraformEvaluator."),
         };
