@@ -83,6 +83,25 @@ public sealed class StorageTests(AzuriteFixture azurite) : IClassFixture<Azurite
     }
 
     [Fact]
+    public void TheOperatorsServiceUrisWithoutACredentialSettingSignInWithDefaultAzureCredential()
+    {
+        // The deploy guide's CLI settings (infra/README.md, "Point the CLI at the storage account"): the three URIs
+        // only, so that the operator's `az login` (or AZURE_* environment credentials) signs the CLI in.
+        IConfiguration configuration = Configure(new()
+        {
+            [SettingNames.StorageBlobServiceUri] = "https://acct.blob.core.windows.net/",
+            [SettingNames.StorageQueueServiceUri] = "https://acct.queue.core.windows.net/",
+            [SettingNames.StorageTableServiceUri] = "https://acct.table.core.windows.net/",
+        });
+
+        PipelineStorageClients clients = PipelineStorageClients.FromConfiguration(configuration);
+
+        Assert.True(clients.UsesIdentity);
+        Assert.IsType<Azure.Identity.DefaultAzureCredential>(PipelineStorageClients.CreateCredential(configuration));
+        Assert.IsType<Azure.Identity.ManagedIdentityCredential>(PipelineStorageClients.CreateCredential(Configure(new() { [SettingNames.StorageCredential] = "managedidentity" })));
+    }
+
+    [Fact]
     public void MissingStorageSettingsAreNamed()
     {
         IConfiguration configuration = Configure(new() { [SettingNames.StorageBlobServiceUri] = "https://acct.blob.core.windows.net" });
