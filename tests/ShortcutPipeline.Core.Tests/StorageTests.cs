@@ -64,11 +64,8 @@ public sealed class StorageTests(AzuriteFixture azurite) : IClassFixture<Azurite
     [Fact]
     public void IdentitySettingsGiveTokenClientsForTheConfiguredUris()
     {
-        IConfiguration configuration = Configure(new()
+        IConfiguration configuration = Configure(new(ServiceUris())
         {
-            [SettingNames.StorageBlobServiceUri] = "https://acct.blob.core.windows.net",
-            [SettingNames.StorageQueueServiceUri] = "https://acct.queue.core.windows.net",
-            [SettingNames.StorageTableServiceUri] = "https://acct.table.core.windows.net",
             [SettingNames.StorageCredential] = "managedidentity",
             [SettingNames.StorageClientId] = "00000000-0000-0000-0000-000000000001",
         });
@@ -87,12 +84,7 @@ public sealed class StorageTests(AzuriteFixture azurite) : IClassFixture<Azurite
     {
         // The deploy guide's CLI settings (infra/README.md, "Point the CLI at the storage account"): the three URIs
         // only, so that the operator's `az login` (or AZURE_* environment credentials) signs the CLI in.
-        IConfiguration configuration = Configure(new()
-        {
-            [SettingNames.StorageBlobServiceUri] = "https://acct.blob.core.windows.net/",
-            [SettingNames.StorageQueueServiceUri] = "https://acct.queue.core.windows.net/",
-            [SettingNames.StorageTableServiceUri] = "https://acct.table.core.windows.net/",
-        });
+        IConfiguration configuration = Configure(ServiceUris());
 
         PipelineStorageClients clients = PipelineStorageClients.FromConfiguration(configuration);
 
@@ -136,6 +128,14 @@ public sealed class StorageTests(AzuriteFixture azurite) : IClassFixture<Azurite
         Assert.NotNull(services.GetRequiredService<JobIntake>());
         Assert.NotNull(services.GetRequiredService<JobProgress>());
     }
+
+    // The identity-based connection's three service URIs, of an account "acct".
+    private static Dictionary<string, string?> ServiceUris() => new()
+    {
+        [SettingNames.StorageBlobServiceUri] = "https://acct.blob.core.windows.net/",
+        [SettingNames.StorageQueueServiceUri] = "https://acct.queue.core.windows.net/",
+        [SettingNames.StorageTableServiceUri] = "https://acct.table.core.windows.net/",
+    };
 
     // Settings as app settings name them ("__"), read the way the hosts read environment variables.
     private static IConfiguration Configure(Dictionary<string, string?> settings) =>
