@@ -6,7 +6,7 @@
 
 targetScope = 'resourceGroup'
 
-import { roles, roleGrant, shortcutStorageSettings } from 'modules/settings.bicep'
+import { roles, roleGrant, principalType, gpuAppSettings, healthProbes } from 'modules/settings.bicep'
 
 @description('Azure region of every resource. Serverless GPUs exist in a subset of regions.')
 param location string = resourceGroup().location
@@ -35,6 +35,11 @@ param workerMaxReplicas int = 4
 @minValue(1)
 @description('Work items per worker replica that the queue scaler aims for.')
 param workerQueueLengthPerReplica int = 16
+
+@minValue(0)
+@maxValue(3600)
+@description('Seconds the work queue must stay empty before the last worker replica (a GPU) goes; Container Apps\' own default is 300.')
+param workerCooldownSeconds int = 120
 
 @minValue(1)
 @description('Training runs that may execute at the same time.')
@@ -67,6 +72,12 @@ param imageTag string = 'latest'
 @description('False on the first deployment, before the images exist in the new registry; true afterwards.')
 param deployContainerApps bool = true
 
+@description('Object id of the operator (`az ad signed-in-user show --query id -o tsv`), who gets Storage Blob, Queue and Table Data Contributor on the storage account: shared keys are off, so the CLI and dataset uploads need them. Empty: nobody.')
+param operatorPrincipalId string = ''
+
+@description('What operatorPrincipalId is: User, Group or ServicePrincipal.')
+param operatorPrincipalType principalType = 'User'
+
 param tags object = {
   application: 'shortcut-pipeline'
 }
@@ -86,11 +97,21 @@ var gpuProfiles = {
 var gpu = gpuProfiles[gpuType]
 var functionsPackageContainerName = 'functions-package'
 
+// The port of the worker's and the trainer's health server (ShortcutPipeline__Health__Port), which the probes call.
+var healthPort = 8080
+
+// Bicep has no pattern decorator, so the prefix's characters are checked here, as Terraform's validation does.
+// A bad prefix stops the deployment while the template is validated, before anything is created: int() of the
+// message fails, and Resource Manager's error quotes it.
+var namePrefixCharacters = 'abcdefghijklmnopqrstuvwxyz0123456789'
+var namePrefixOtherCharacters = filter(map(range(0, length(namePrefix)), i => substring(namePrefix, i, 1)), c => !contains(namePrefixCharacters, c))
+var prefix = empty(namePrefixOtherCharacters) ? namePrefix : string(int('namePrefix \'${namePrefix}\' must be 3 to 10 lowercase letters or digits'))
+
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   params: {
     location: location
-    namePrefix: namePrefix
+    namePrefix: prefix
     tags: tags
   }
 }
@@ -99,28 +120,34 @@ module identities 'modules/identities.bicep' = {
   name: 'identities'
   params: {
     location: location
-    namePrefix: namePrefix
+    namePrefix: prefix
     tags: tags
   }
 }
 
-var storageRoleGrants roleGrant[] = [
-  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageBlobDataOwner }
-  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageQueueDataContributor }
-  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageTableDataContributor }
-  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageBlobDataContributor }
-  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageQueueDataContributor }
-  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageTableDataContributor }
-  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageBlobDataContributor }
-  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageQueueDataContributor }
-  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageTableDataContributor }
+var operatorDataRoles = [
+  roles.storageBlobDataContributor
+  roles.storageQueueDataContributor
+  roles.storageTableDataContributor
 ]
+
+var storageRoleGrants roleGrant[] = concat([
+  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageBlobDataOwner, principalType: 'ServicePrincipal' }
+  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageQueueDataContributor, principalType: 'ServicePrincipal' }
+  { principalId: identities.outputs.functions.principalId, roleDefinitionId: roles.storageTableDataContributor, principalType: 'ServicePrincipal' }
+  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageBlobDataContributor, principalType: 'ServicePrincipal' }
+  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageQueueDataContributor, principalType: 'ServicePrincipal' }
+  { principalId: identities.outputs.worker.principalId, roleDefinitionId: roles.storageTableDataContributor, principalType: 'ServicePrincipal' }
+  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageBlobDataContributor, principalType: 'ServicePrincipal' }
+  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageQueueDataContributor, principalType: 'ServicePrincipal' }
+  { principalId: identities.outputs.trainer.principalId, roleDefinitionId: roles.storageTableDataContributor, principalType: 'ServicePrincipal' }
+], empty(operatorPrincipalId) ? [] : map(operatorDataRoles, role => { principalId: operatorPrincipalId, roleDefinitionId: role, principalType: operatorPrincipalType }))
 
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
     location: location
-    namePrefix: namePrefix
+    namePrefix: prefix
     tags: tags
     roleGrants: storageRoleGrants
     functionsPackageContainerName: functionsPackageContainerName
@@ -131,7 +158,7 @@ module registry 'modules/registry.bicep' = {
   name: 'registry'
   params: {
     location: location
-    namePrefix: namePrefix
+    namePrefix: prefix
     tags: tags
     pullPrincipalIds: [
       identities.outputs.worker.principalId
@@ -144,7 +171,7 @@ module functions 'modules/functions.bicep' = {
   name: 'functions'
   params: {
     location: location
-    namePrefix: namePrefix
+    namePrefix: prefix
     tags: tags
     identity: identities.outputs.functions
     blobServiceUri: storage.outputs.blobServiceUri
@@ -164,7 +191,7 @@ module containerEnvironment 'modules/containerEnvironment.bicep' = {
   name: 'container-environment'
   params: {
     location: location
-    namePrefix: namePrefix
+    namePrefix: prefix
     tags: tags
     logAnalyticsWorkspaceName: monitoring.outputs.workspaceName
     gpuProfileType: gpu.workloadProfileType
@@ -175,7 +202,7 @@ module worker 'modules/worker.bicep' = if (deployContainerApps) {
   name: 'worker'
   params: {
     location: location
-    namePrefix: namePrefix
+    namePrefix: prefix
     tags: tags
     environmentId: containerEnvironment.outputs.id
     workloadProfileName: containerEnvironment.outputs.gpuProfileName
@@ -188,10 +215,9 @@ module worker 'modules/worker.bicep' = if (deployContainerApps) {
     minReplicas: workerMinReplicas
     maxReplicas: workerMaxReplicas
     queueLengthPerReplica: workerQueueLengthPerReplica
-    env: concat(
-      shortcutStorageSettings(storage.outputs.blobServiceUri, storage.outputs.queueServiceUri, storage.outputs.tableServiceUri, identities.outputs.worker.clientId),
-      [{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }]
-    )
+    cooldownSeconds: workerCooldownSeconds
+    env: gpuAppSettings(storage.outputs.blobServiceUri, storage.outputs.queueServiceUri, storage.outputs.tableServiceUri, identities.outputs.worker.clientId, monitoring.outputs.appInsightsConnectionString, healthPort)
+    probes: healthProbes(healthPort)
   }
 }
 
@@ -199,7 +225,7 @@ module trainer 'modules/trainer.bicep' = if (deployContainerApps) {
   name: 'trainer'
   params: {
     location: location
-    namePrefix: namePrefix
+    namePrefix: prefix
     tags: tags
     environmentId: containerEnvironment.outputs.id
     workloadProfileName: containerEnvironment.outputs.gpuProfileName
@@ -211,14 +237,15 @@ module trainer 'modules/trainer.bicep' = if (deployContainerApps) {
     storageAccountName: storage.outputs.accountName
     maxExecutions: trainerMaxExecutions
     replicaTimeoutSeconds: trainerTimeoutSeconds
-    env: concat(
-      shortcutStorageSettings(storage.outputs.blobServiceUri, storage.outputs.queueServiceUri, storage.outputs.tableServiceUri, identities.outputs.trainer.clientId),
-      [{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: monitoring.outputs.appInsightsConnectionString }]
-    )
+    env: gpuAppSettings(storage.outputs.blobServiceUri, storage.outputs.queueServiceUri, storage.outputs.tableServiceUri, identities.outputs.trainer.clientId, monitoring.outputs.appInsightsConnectionString, healthPort)
+    probes: healthProbes(healthPort)
   }
 }
 
 output storageAccountName string = storage.outputs.accountName
+output blobServiceUri string = storage.outputs.blobServiceUri
+output queueServiceUri string = storage.outputs.queueServiceUri
+output tableServiceUri string = storage.outputs.tableServiceUri
 output registryName string = registry.outputs.name
 output registryLoginServer string = registry.outputs.loginServer
 output functionAppName string = functions.outputs.name

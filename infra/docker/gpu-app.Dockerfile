@@ -1,13 +1,19 @@
 # syntax=docker/dockerfile:1
 # The GPU worker and the trainer. Build context: the repository root. APP picks the project:
-#   docker build -f infra/docker/gpu-app.Dockerfile --build-arg APP=Worker  -t shortcut-worker .
-#   docker build -f infra/docker/gpu-app.Dockerfile --build-arg APP=Trainer -t shortcut-trainer .
-# (infra/scripts/build-images.sh builds both in the registry with az acr build.)
-# -p:TorchBackend=cuda swaps libtorch-cpu for TorchSharp-cuda-linux, which brings libtorch's CUDA libraries;
-# the base image brings the CUDA 12.8 runtime and Ubuntu 24.04's libstdc++ (GLIBCXX_3.4.32, which TorchSharp 0.107 needs).
+#   docker build --platform linux/amd64 -f infra/docker/gpu-app.Dockerfile --build-arg APP=Worker  -t shortcut-worker .
+#   docker build --platform linux/amd64 -f infra/docker/gpu-app.Dockerfile --build-arg APP=Trainer -t shortcut-trainer .
+# (infra/scripts/build-images.sh builds both, in the registry with az acr build or here with --local.)
+#
+# -p:TorchBackend=cuda swaps libtorch-cpu for TorchSharp-cuda-linux, whose libtorch packages carry the CUDA
+# runtime, cuBLAS and cuDNN libraries themselves. So the base is the plain .NET 10 runtime on Ubuntu 24.04
+# (whose libstdc++ has the GLIBCXX_3.4.32 that TorchSharp 0.107 needs), not an nvidia/cuda image that would add
+# about 3 GB of the same libraries. The NVIDIA driver (libcuda) comes from the host: the NVIDIA container runtime
+# mounts it when NVIDIA_VISIBLE_DEVICES and NVIDIA_DRIVER_CAPABILITIES ask for it.
+#
 # Configuration comes from the environment (SettingNames: the ShortcutStorage__* identity settings; optional
-# ShortcutPipeline__Worker__* / ShortcutPipeline__Trainer__* tuning). On SIGTERM the worker finishes its batch:
-# the container app gives it terminationGracePeriodSeconds = 150.
+# ShortcutPipeline__Worker__* / ShortcutPipeline__Trainer__* tuning). The health server listens on 8080
+# (ShortcutPipeline__Health__Port), which the stacks' probes call. On SIGTERM the worker finishes its batch:
+# the container app gives it terminationGracePeriodSeconds = 150. The apps run as the image's non-root user app.
 
 ARG APP=Worker
 
@@ -19,19 +25,14 @@ COPY src/ src/
 RUN dotnet publish "src/ShortcutPipeline.${APP}/ShortcutPipeline.${APP}.csproj" \
         -c Release -o /app -p:TorchBackend=cuda -p:UseAppHost=false
 
-FROM mcr.microsoft.com/dotnet/runtime:10.0-noble AS dotnet
-
-FROM nvidia/cuda:12.8.1-runtime-ubuntu24.04
+FROM mcr.microsoft.com/dotnet/runtime:10.0-noble
 ARG APP
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libssl3t64 tzdata zlib1g \
-    && rm -rf /var/lib/apt/lists/*
-COPY --from=dotnet /usr/share/dotnet /usr/share/dotnet
-RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet
 COPY --from=build /app /app
-ENV DOTNET_ROOT=/usr/share/dotnet \
+ENV NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     APP_ASSEMBLY=ShortcutPipeline.${APP}.dll
 WORKDIR /app
-USER 1000
+EXPOSE 8080
+USER $APP_UID
 ENTRYPOINT ["/bin/sh", "-c", "exec dotnet \"/app/$APP_ASSEMBLY\" \"$@\"", "--"]

@@ -1,18 +1,39 @@
 #!/usr/bin/env bash
-# Builds the worker and trainer images in an Azure container registry (az acr build: no local Docker needed),
-# from the committed files only (git archive), so local build outputs never enter the build context.
-# Usage: infra/scripts/build-images.sh <registry name> [tag]   (default tag: latest)
+# Builds the worker and trainer images and puts them in an Azure container registry, from the committed files
+# only (git archive of HEAD), so local build outputs never enter the build context.
+#
+# Usage: infra/scripts/build-images.sh [--local] <registry name> [tag]   (default tag: latest)
+#   default  az acr build: builds in Azure, no Docker needed here. Free and trial subscriptions refuse ACR Tasks.
+#   --local  docker build here (for linux/amd64, also on an Arm machine), az acr login, docker push. Needs Docker
+#            (or set DOCKER=podman) and push rights on the registry (Owner or Contributor of its resource group).
 set -euo pipefail
-registry=${1:?usage: build-images.sh <registry name> [tag]}
+mode=registry
+if [[ ${1:-} == --local ]]; then
+  mode=local
+  shift
+fi
+registry=${1:?usage: build-images.sh [--local] <registry name> [tag]}
 tag=${2:-latest}
+docker=${DOCKER:-docker}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 git -C "$root" archive HEAD | tar -x -C "$context"
 
+if [[ $mode == local ]]; then
+  login_server=$(az acr show --name "$registry" --query loginServer --output tsv)
+  az acr login --name "$registry"
+fi
+
 for app in Worker Trainer; do
   image="shortcut-${app,,}:$tag"
-  az acr build --registry "$registry" --image "$image" --file infra/docker/gpu-app.Dockerfile \
-    --build-arg "APP=$app" --timeout 7200 "$context"
+  if [[ $mode == local ]]; then
+    "$docker" build --platform linux/amd64 --file "$context/infra/docker/gpu-app.Dockerfile" \
+      --build-arg "APP=$app" --tag "$login_server/$image" "$context"
+    "$docker" push "$login_server/$image"
+  else
+    az acr build --registry "$registry" --image "$image" --file infra/docker/gpu-app.Dockerfile \
+      --build-arg "APP=$app" --timeout 7200 "$context"
+  fi
 done

@@ -72,12 +72,14 @@ resource "azapi_resource" "worker" {
               cpu    = local.gpu.cpu
               memory = local.gpu.memory
             }
-            env = [for name, value in local.app_settings.worker : { name = name, value = value }]
+            env    = [for name, value in local.app_settings.worker : { name = name, value = value }]
+            probes = local.health_probes
           },
         ]
         scale = {
-          minReplicas = var.worker_min_replicas
-          maxReplicas = var.worker_max_replicas
+          minReplicas    = var.worker_min_replicas
+          maxReplicas    = var.worker_max_replicas
+          cooldownPeriod = var.worker_cooldown_seconds
           rules = [
             {
               name = "work-queue"
@@ -155,7 +157,8 @@ resource "azapi_resource" "trainer" {
               cpu    = local.gpu.cpu
               memory = local.gpu.memory
             }
-            env = [for name, value in local.app_settings.trainer : { name = name, value = value }]
+            env    = [for name, value in local.app_settings.trainer : { name = name, value = value }]
+            probes = local.health_probes
           },
         ]
       }

@@ -10,13 +10,20 @@ locals {
     ShortcutStorage__credential      = "managedidentity"
   }
 
+  # The port of the worker's and the trainer's health server (ShortcutPipeline__Health__Port), which the probes call.
+  health_port = 8080
+
+  # The worker's and the trainer's settings besides their identity: Application Insights and the health port.
+  gpu_app_settings = {
+    APPLICATIONINSIGHTS_CONNECTION_STRING = azurerm_application_insights.main.connection_string
+    ShortcutPipeline__Health__Port        = tostring(local.health_port)
+  }
+
   app_own_settings = {
     functions = {
-      ShortcutStorage__clientId = azurerm_user_assigned_identity.app["functions"].client_id
-      # azurerm_function_app_flex_consumption writes a connection-string AzureWebJobsStorage with an
-      # empty key even when the storage authentication is an identity; the empty value keeps the
-      # host on the identity-based settings below (see infra/README.md).
-      AzureWebJobsStorage                 = ""
+      ShortcutStorage__clientId             = azurerm_user_assigned_identity.app["functions"].client_id
+      APPLICATIONINSIGHTS_CONNECTION_STRING = azurerm_application_insights.main.connection_string
+      # Host storage through the identity only: no AzureWebJobsStorage setting at all (see functions.tf).
       AzureWebJobsStorage__blobServiceUri  = azurerm_storage_account.main.primary_blob_endpoint
       AzureWebJobsStorage__queueServiceUri = azurerm_storage_account.main.primary_queue_endpoint
       AzureWebJobsStorage__tableServiceUri = azurerm_storage_account.main.primary_table_endpoint
@@ -28,18 +35,45 @@ locals {
       Training__Request  = var.training_request
     }
     worker = {
-      ShortcutStorage__clientId             = azurerm_user_assigned_identity.app["worker"].client_id
-      APPLICATIONINSIGHTS_CONNECTION_STRING = azurerm_application_insights.main.connection_string
+      ShortcutStorage__clientId = azurerm_user_assigned_identity.app["worker"].client_id
     }
     trainer = {
-      ShortcutStorage__clientId             = azurerm_user_assigned_identity.app["trainer"].client_id
-      APPLICATIONINSIGHTS_CONNECTION_STRING = azurerm_application_insights.main.connection_string
+      ShortcutStorage__clientId = azurerm_user_assigned_identity.app["trainer"].client_id
     }
   }
 
   app_settings = {
     functions = merge(local.shortcut_storage_settings, local.app_own_settings.functions)
-    worker    = merge(local.shortcut_storage_settings, local.app_own_settings.worker)
-    trainer   = merge(local.shortcut_storage_settings, local.app_own_settings.trainer)
+    worker    = merge(local.shortcut_storage_settings, local.gpu_app_settings, local.app_own_settings.worker)
+    trainer   = merge(local.shortcut_storage_settings, local.gpu_app_settings, local.app_own_settings.trainer)
   }
+
+  # The worker's and the trainer's probes on their health server: GET /healthz (the process is alive) and GET
+  # /readyz (it can take work). The startup probe holds the other two off while the host starts (the .NET host,
+  # libtorch and the CUDA libraries load): 10 tries (Container Apps' most) 15 s apart. Liveness restarts a
+  # replica that stops answering for 90 s; readiness marks one that is not ready. The same as Bicep's healthProbes.
+  health_probes = [
+    {
+      type                = "Startup"
+      httpGet             = { path = "/healthz", port = local.health_port }
+      initialDelaySeconds = 5
+      periodSeconds       = 15
+      timeoutSeconds      = 5
+      failureThreshold    = 10
+    },
+    {
+      type             = "Liveness"
+      httpGet          = { path = "/healthz", port = local.health_port }
+      periodSeconds    = 30
+      timeoutSeconds   = 5
+      failureThreshold = 3
+    },
+    {
+      type             = "Readiness"
+      httpGet          = { path = "/readyz", port = local.health_port }
+      periodSeconds    = 10
+      timeoutSeconds   = 5
+      failureThreshold = 3
+    },
+  ]
 }

@@ -37,6 +37,13 @@ locals {
     trainer-queue   = { principal_id = azurerm_user_assigned_identity.app["trainer"].principal_id, role = "Storage Queue Data Contributor" }
     trainer-table   = { principal_id = azurerm_user_assigned_identity.app["trainer"].principal_id, role = "Storage Table Data Contributor" }
   }
+
+  # What the operator needs for the deploy guide: upload datasets and models, enqueue, read status and images.
+  operator_data_roles = [
+    "Storage Blob Data Contributor",
+    "Storage Queue Data Contributor",
+    "Storage Table Data Contributor",
+  ]
 }
 
 resource "azurerm_storage_account" "main" {
@@ -85,4 +92,14 @@ resource "azurerm_role_assignment" "storage" {
   principal_id                     = each.value.principal_id
   principal_type                   = "ServicePrincipal"
   skip_service_principal_aad_check = true
+}
+
+# The operator's data roles: shared keys are off, so the CLI (models register, enqueue, wait, download) and
+# dataset uploads reach the storage account with the operator's own Entra ID identity.
+resource "azurerm_role_assignment" "operator" {
+  for_each             = var.operator_principal_id == "" ? toset([]) : toset(local.operator_data_roles)
+  scope                = azurerm_storage_account.main.id
+  role_definition_name = each.value
+  principal_id         = var.operator_principal_id
+  principal_type       = var.operator_principal_type
 }

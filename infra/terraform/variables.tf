@@ -57,24 +57,55 @@ variable "worker_queue_length_per_replica" {
   type        = number
   default     = 16
   description = "Work items per worker replica that the queue scaler aims for."
+
+  validation {
+    condition     = var.worker_queue_length_per_replica >= 1
+    error_message = "worker_queue_length_per_replica must be 1 or more."
+  }
+}
+
+variable "worker_cooldown_seconds" {
+  type        = number
+  default     = 120
+  description = "Seconds the work queue must stay empty before the last worker replica (a GPU) goes; Container Apps' own default is 300."
+
+  validation {
+    condition     = var.worker_cooldown_seconds >= 0 && var.worker_cooldown_seconds <= 3600
+    error_message = "worker_cooldown_seconds must be between 0 and 3600."
+  }
 }
 
 variable "trainer_max_executions" {
   type        = number
   default     = 1
   description = "Training runs that may execute at the same time."
+
+  validation {
+    condition     = var.trainer_max_executions >= 1
+    error_message = "trainer_max_executions must be 1 or more."
+  }
 }
 
 variable "trainer_timeout_seconds" {
   type        = number
   default     = 14400
   description = "Longest a training run may take, in seconds."
+
+  validation {
+    condition     = var.trainer_timeout_seconds >= 60
+    error_message = "trainer_timeout_seconds must be 60 or more."
+  }
 }
 
 variable "functions_maximum_instance_count" {
   type        = number
   default     = 40
   description = "Most instances of the Functions app."
+
+  validation {
+    condition     = var.functions_maximum_instance_count >= 1 && var.functions_maximum_instance_count <= 1000
+    error_message = "functions_maximum_instance_count must be between 1 and 1000."
+  }
 }
 
 variable "functions_dotnet_version" {
@@ -111,6 +142,23 @@ variable "deploy_container_apps" {
   type        = bool
   default     = true
   description = "False on the first apply, before the images exist in the new registry; true afterwards."
+}
+
+variable "operator_principal_id" {
+  type        = string
+  default     = ""
+  description = "Object id of the operator (`az ad signed-in-user show --query id -o tsv`), who gets Storage Blob, Queue and Table Data Contributor on the storage account: shared keys are off, so the CLI and dataset uploads need them. Empty: nobody."
+}
+
+variable "operator_principal_type" {
+  type        = string
+  default     = "User"
+  description = "What operator_principal_id is: User, Group or ServicePrincipal."
+
+  validation {
+    condition     = contains(["User", "Group", "ServicePrincipal"], var.operator_principal_type)
+    error_message = "operator_principal_type must be User, Group or ServicePrincipal."
+  }
 }
 
 variable "tags" {

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Model.Precision;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,7 +28,14 @@ public static class Devices
         }
     }
 
-    /// <summary>The weight type to sample with on <paramref name="device"/>: bfloat16 on CUDA unless told otherwise, float32 on the CPU.</summary>
-    public static ScalarType SamplingType(Device device, bool? bfloat16 = null) =>
-        (bfloat16 ?? device.type == DeviceType.CUDA) ? ScalarType.BFloat16 : ScalarType.Float32;
+    /// <summary>
+    /// The precision to sample with on <paramref name="device"/> and why (see <see cref="Precision.SamplingPrecision.Choose"/>):
+    /// <paramref name="bfloat16"/> true or false forces bfloat16 or float32; null picks by the GPU's compute capability,
+    /// read from the CUDA driver.
+    /// </summary>
+    public static SamplingPrecision SamplingPrecision(Device device, bool? bfloat16 = null) =>
+        Precision.SamplingPrecision.Choose(device, bfloat16, CudaDriverCapabilities.Shared);
+
+    /// <summary>The weight type of <see cref="SamplingPrecision"/>.</summary>
+    public static ScalarType SamplingType(Device device, bool? bfloat16 = null) => SamplingPrecision(device, bfloat16).Type;
 }

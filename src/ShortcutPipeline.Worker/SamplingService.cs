@@ -181,9 +181,9 @@ public sealed class SamplingService : IDisposable
                 ? vaeDecoder ??= ImageDecoders.For(network.Config, options.VaePath, Device)
                 : ImageDecoders.For(network.Config);
             logger.LogInformation(
-                "Loaded model {Model} {Version} ({Name}, {Size}x{Size}x{Channels}, {Classes} classes) on {Device} as {Type}.",
+                "Loaded model {Model} {Version} ({Name}, {Size}x{Size}x{Channels}, {Classes} classes) on {Device} as {Precision}.",
                 model, version, network.Config.Name, network.Config.InputSize, network.Config.InputSize, network.Config.InChannels,
-                network.Config.NumClasses, Device, WeightType);
+                network.Config.NumClasses, Device, Devices.SamplingPrecision(Device, options.BFloat16));
             return new LoadedModel(model, version, network, decoder, path);
         }
         catch

@@ -64,11 +64,8 @@ public sealed class StorageTests(AzuriteFixture azurite) : IClassFixture<Azurite
     [Fact]
     public void IdentitySettingsGiveTokenClientsForTheConfiguredUris()
     {
-        IConfiguration configuration = Configure(new()
+        IConfiguration configuration = Configure(new(ServiceUris())
         {
-            [SettingNames.StorageBlobServiceUri] = "https://acct.blob.core.windows.net",
-            [SettingNames.StorageQueueServiceUri] = "https://acct.queue.core.windows.net",
-            [SettingNames.StorageTableServiceUri] = "https://acct.table.core.windows.net",
             [SettingNames.StorageCredential] = "managedidentity",
             [SettingNames.StorageClientId] = "00000000-0000-0000-0000-000000000001",
         });
@@ -80,6 +77,20 @@ public sealed class StorageTests(AzuriteFixture azurite) : IClassFixture<Azurite
         Assert.Equal("acct.queue.core.windows.net", clients.QueueService.Uri.Host);
         Assert.Equal("acct.table.core.windows.net", clients.TableService.Uri.Host);
         Assert.False(clients.BlobService.CanGenerateAccountSasUri);
+    }
+
+    [Fact]
+    public void TheOperatorsServiceUrisWithoutACredentialSettingSignInWithDefaultAzureCredential()
+    {
+        // The deploy guide's CLI settings (infra/README.md, "Point the CLI at the storage account"): the three URIs
+        // only, so that the operator's `az login` (or AZURE_* environment credentials) signs the CLI in.
+        IConfiguration configuration = Configure(ServiceUris());
+
+        PipelineStorageClients clients = PipelineStorageClients.FromConfiguration(configuration);
+
+        Assert.True(clients.UsesIdentity);
+        Assert.IsType<Azure.Identity.DefaultAzureCredential>(PipelineStorageClients.CreateCredential(configuration));
+        Assert.IsType<Azure.Identity.ManagedIdentityCredential>(PipelineStorageClients.CreateCredential(Configure(new() { [SettingNames.StorageCredential] = "managedidentity" })));
     }
 
     [Fact]
@@ -117,6 +128,14 @@ public sealed class StorageTests(AzuriteFixture azurite) : IClassFixture<Azurite
         Assert.NotNull(services.GetRequiredService<JobIntake>());
         Assert.NotNull(services.GetRequiredService<JobProgress>());
     }
+
+    // The identity-based connection's three service URIs, of an account "acct".
+    private static Dictionary<string, string?> ServiceUris() => new()
+    {
+        [SettingNames.StorageBlobServiceUri] = "https://acct.blob.core.windows.net/",
+        [SettingNames.StorageQueueServiceUri] = "https://acct.queue.core.windows.net/",
+        [SettingNames.StorageTableServiceUri] = "https://acct.table.core.windows.net/",
+    };
 
     // Settings as app settings name them ("__"), read the way the hosts read environment variables.
     private static IConfiguration Configure(Dictionary<string, string?> settings) =>

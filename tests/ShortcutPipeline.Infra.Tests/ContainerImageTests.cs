@@ -44,13 +44,83 @@ public sealed partial class ContainerImageTests
     }
 
     [Fact]
-    public void TheRuntimeImageIsCuda128OnUbuntu2404WithTheDotnet10Runtime()
+    public void TheRuntimeImageIsTheDotnet10RuntimeOnUbuntu2404WithNoSecondCudaRuntime()
     {
         string text = File.ReadAllText(Dockerfile);
+        List<string> stages = FromLine().Matches(text).Select(match => match.Groups["image"].Value).ToList();
 
-        Assert.Matches(@"(?m)^FROM nvidia/cuda:12\.8\.\d+-runtime-ubuntu24\.04\s*$", text);
-        Assert.Matches(@"(?m)^FROM mcr\.microsoft\.com/dotnet/runtime:10\.0-noble AS dotnet\s*$", text);
-        Assert.Contains("COPY --from=dotnet /usr/share/dotnet /usr/share/dotnet", text, StringComparison.Ordinal);
+        // TorchSharp-cuda-linux's libtorch packages carry the CUDA runtime, cuBLAS and cuDNN libraries themselves;
+        // an nvidia/cuda base would add ~3 GB of the same libraries. The driver comes from the host (NVIDIA container runtime).
+        Assert.Equal("mcr.microsoft.com/dotnet/runtime:10.0-noble", stages[^1]);
+        Assert.DoesNotContain(stages, image => image.StartsWith("nvidia/", StringComparison.Ordinal));
+        Assert.Matches(@"(?m)^(ENV)?\s+NVIDIA_VISIBLE_DEVICES=all\b", FinalStage());
+        Assert.Matches(@"(?m)^(ENV)?\s+NVIDIA_DRIVER_CAPABILITIES=compute,utility\b", FinalStage());
+    }
+
+    [Fact]
+    public void TheImageRunsAsTheRuntimeImagesNonRootUser()
+    {
+        string finalStage = FinalStage();
+        Match user = Regex.Matches(finalStage, @"(?m)^USER\s+(?<user>\S+)\s*$").LastOrDefault()
+            ?? throw new Xunit.Sdk.XunitException("the final stage sets no USER: it would run as root");
+
+        // The .NET images define the user app with the uid in APP_UID (1654).
+        Assert.Equal("$APP_UID", user.Groups["user"].Value);
+    }
+
+    [Fact]
+    public void TheImageExposesTheHealthPortTheStacksProbe()
+    {
+        // The worker's and trainer's health server (ShortcutPipeline__Health__Port, default 8080; DeployDayOneTests checks the stacks).
+        Assert.Matches(@"(?m)^EXPOSE\s+8080\s*$", FinalStage());
+    }
+
+    [Theory]
+    [InlineData("--local", new[]
+    {
+        "az acr show --name crtest --query loginServer --output tsv",
+        "az acr login --name crtest",
+        "docker build --platform linux/amd64 --file CONTEXT/infra/docker/gpu-app.Dockerfile --build-arg APP=Worker --tag crtest.azurecr.io/shortcut-worker:v7 CONTEXT",
+        "docker push crtest.azurecr.io/shortcut-worker:v7",
+        "docker build --platform linux/amd64 --file CONTEXT/infra/docker/gpu-app.Dockerfile --build-arg APP=Trainer --tag crtest.azurecr.io/shortcut-trainer:v7 CONTEXT",
+        "docker push crtest.azurecr.io/shortcut-trainer:v7",
+    })]
+    [InlineData("", new[]
+    {
+        "az acr build --registry crtest --image shortcut-worker:v7 --file infra/docker/gpu-app.Dockerfile --build-arg APP=Worker --timeout 7200 CONTEXT",
+        "az acr build --registry crtest --image shortcut-trainer:v7 --file infra/docker/gpu-app.Dockerfile --build-arg APP=Trainer --timeout 7200 CONTEXT",
+    })]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task TheImageScriptBuildsBothImagesInTheRegistryOrLocallyAndPushesThem(string mode, string[] expected)
+    {
+        // Neither Docker nor the Azure CLI can run here: stand-ins on PATH record each call, answer `az acr show`
+        // with a login server, and check that the build context is an export of the repository.
+        using var tools = new TempDirectory("shortcut-build-tools-");
+        string calls = Path.Combine(tools.Path, "calls.log");
+        string standIn = $$"""
+            #!/usr/bin/env bash
+            context="${@: -1}"
+            if [[ "$*" == *" build "* || "$1" == build ]]; then
+              [[ -f "$context/src/ShortcutPipeline.Worker/ShortcutPipeline.Worker.csproj" && -f "$context/infra/docker/gpu-app.Dockerfile" ]] || { echo "no repository export at $context" >&2; exit 9; }
+              set -- "${@/$context/CONTEXT}"
+            fi
+            echo "$(basename "$0") $*" >> '{{calls}}'
+            [[ "$1 $2" == "acr show" ]] && echo crtest.azurecr.io
+            exit 0
+            """;
+        foreach (string tool in new[] { "az", "docker" })
+        {
+            string path = Path.Combine(tools.Path, tool);
+            File.WriteAllText(path, standIn.Replace("\r\n", "\n", StringComparison.Ordinal));
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        string[] arguments = [Path.Combine(RepositoryLayout.ScriptsDirectory, "build-images.sh"), .. mode.Length > 0 ? [mode] : Array.Empty<string>(), "crtest", "v7"];
+
+        ProcessResult result = await ExternalProcess.RunAsync("bash", arguments, RepositoryPaths.Root, CancellationToken.None,
+            new Dictionary<string, string> { ["PATH"] = $"{tools.Path}:{Environment.GetEnvironmentVariable("PATH")}" });
+
+        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        Assert.Equal(expected, File.ReadAllLines(calls));
     }
 
     [Fact]
@@ -90,6 +160,15 @@ public sealed partial class ContainerImageTests
 
         Assert.True(result.ExitCode == 0, result.StandardError);
     }
+
+    private static string FinalStage()
+    {
+        string text = File.ReadAllText(Dockerfile);
+        return text[FromLine().Matches(text)[^1].Index..];
+    }
+
+    [GeneratedRegex(@"(?m)^FROM\s+(?<image>\S+)")]
+    private static partial Regex FromLine();
 
     [GeneratedRegex(@"^COPY\s+(?!--from)(?<arguments>.+)$")]
     private static partial Regex CopyFromContext();

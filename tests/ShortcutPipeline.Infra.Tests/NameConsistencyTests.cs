@@ -58,8 +58,8 @@ public sealed class NameConsistencyTests(InfraFixture fixture)
     [MemberData(nameof(Stacks))]
     public void TheStackSetsEverySettingTheCodeReads(string stack)
     {
-        IReadOnlyDictionary<PipelineApp, IReadOnlySet<string>> settings = fixture.Stack(stack).AppSettings;
-        var setSomewhere = settings.Values.SelectMany(names => names).ToHashSet(StringComparer.Ordinal);
+        IReadOnlyDictionary<PipelineApp, IReadOnlyDictionary<string, string>> settings = fixture.Stack(stack).AppSettings;
+        var setSomewhere = settings.Values.SelectMany(values => values.Keys).ToHashSet(StringComparer.Ordinal);
 
         var missing = Constants(typeof(SettingNames)).Where(constant => !LocalOnlySettings.Contains(constant.Value) && !setSomewhere.Contains(constant.Value))
             .Select(constant => $"SettingNames.{constant.Field} ({constant.Value})").ToList();
@@ -75,11 +75,11 @@ public sealed class NameConsistencyTests(InfraFixture fixture)
             .Where(value => value.StartsWith(StorageNames.ConnectionName + "__", StringComparison.Ordinal)).ToArray();
         Assert.NotEmpty(identityBased);
 
-        foreach ((PipelineApp app, IReadOnlySet<string> settings) in fixture.Stack(stack).AppSettings)
+        foreach ((PipelineApp app, IReadOnlyDictionary<string, string> settings) in fixture.Stack(stack).AppSettings)
         {
-            Assert.All(identityBased, setting => Assert.True(settings.Contains(setting), $"{stack}: {app} lacks {setting}"));
-            Assert.All(LocalOnlySettings, setting => Assert.False(settings.Contains(setting), $"{stack}: {app} sets the local-only {setting}, which would win over the identity-based settings"));
-            Assert.Contains("APPLICATIONINSIGHTS_CONNECTION_STRING", settings);
+            Assert.All(identityBased, setting => Assert.True(settings.ContainsKey(setting), $"{stack}: {app} lacks {setting}"));
+            Assert.All(LocalOnlySettings, setting => Assert.False(settings.ContainsKey(setting), $"{stack}: {app} sets the local-only {setting}, which would win over the identity-based settings"));
+            Assert.Contains("APPLICATIONINSIGHTS_CONNECTION_STRING", settings.Keys);
         }
     }
 
@@ -91,7 +91,7 @@ public sealed class NameConsistencyTests(InfraFixture fixture)
 
         Assert.Equal("dotnet-isolated", description.FunctionsRuntime);
         Assert.Subset(
-            description.AppSettings[PipelineApp.Functions].ToHashSet(),
+            description.AppSettings[PipelineApp.Functions].Keys.ToHashSet(),
             new HashSet<string>(["AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__tableServiceUri", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId"]));
     }
 

@@ -1,11 +1,22 @@
+using System.Text.Json.Nodes;
 using ShortcutPipeline.Infra.Tests.Stacks;
+using ShortcutPipeline.Infra.Tests.Terraform;
 
 namespace ShortcutPipeline.Infra.Tests;
 
-/// <summary>The Bicep and Terraform stacks deploy the same system.</summary>
+/// <summary>
+/// The Bicep and Terraform stacks deploy the same system: the same resources, parameters with the same defaults
+/// and input checks, and apps with the same values (settings, probes, scaling, identities, roles). Values known
+/// only at deployment are compared as <see cref="ArmToken"/>s (which resource, which property).
+/// </summary>
 [Collection(InfraCollection.Name)]
 public sealed class StackParityTests(InfraFixture fixture)
 {
+    /// <summary>Parameters whose default each stack expresses its own way: Bicep's resourceGroup().location, Terraform's null (coalesce with the group's).</summary>
+    private static readonly string[] StackSpecificDefaults = ["location"];
+
+    public static TheoryData<PipelineApp> Apps => new(Enum.GetValues<PipelineApp>());
+
     [Fact]
     public void BothStacksDeclareTheSameResources()
     {
@@ -19,33 +30,116 @@ public sealed class StackParityTests(InfraFixture fixture)
 
         Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
         Assert.Contains("Microsoft.App/managedEnvironments", bicep.Keys);
-        Assert.Equal(11, bicep["Microsoft.Authorization/roleAssignments"]);
+        Assert.Equal(11, bicep[ArmShapes.RoleAssignment]);
     }
 
     [Fact]
     public void BothStacksTakeTheSameParameters()
     {
         Assert.Equal(
-            fixture.BicepStack.Parameters.Order(StringComparer.Ordinal),
-            fixture.TerraformStack.Parameters.Order(StringComparer.Ordinal));
-        Assert.Contains("gpu_type", fixture.BicepStack.Parameters);
-        Assert.Contains("worker_max_replicas", fixture.BicepStack.Parameters);
+            fixture.BicepStack.Parameters.Keys.Order(StringComparer.Ordinal),
+            fixture.TerraformStack.Parameters.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains("gpu_type", fixture.BicepStack.Parameters.Keys);
+        Assert.Contains("worker_max_replicas", fixture.BicepStack.Parameters.Keys);
     }
 
     [Fact]
-    public void BothStacksGiveEachAppTheSameSettings()
+    public void SharedParametersHaveTheSameDefaults()
     {
-        foreach (PipelineApp app in Enum.GetValues<PipelineApp>())
-        {
-            Assert.Equal(
-                fixture.BicepStack.AppSettings[app].Order(StringComparer.Ordinal),
-                fixture.TerraformStack.AppSettings[app].Except(TerraformOnlySettings).Order(StringComparer.Ordinal));
-        }
+        var differences = SharedParameters()
+            .Where(name => !StackSpecificDefaults.Contains(name))
+            .SelectMany(name => CanonicalJson.Differences(fixture.BicepStack.Parameters[name].Default, fixture.TerraformStack.Parameters[name].Default, "Bicep", "Terraform")
+                .Select(difference => $"{name}: {difference}"))
+            .ToList();
+
+        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
     }
 
-    /// <summary>
-    /// The empty AzureWebJobsStorage that the Terraform stack sets on the Functions app, over the broken value
-    /// that azurerm_function_app_flex_consumption writes itself (see infra/README.md).
-    /// </summary>
-    private static readonly string[] TerraformOnlySettings = ["AzureWebJobsStorage"];
+    [Fact]
+    public void TheExampleFilesSetTheSameValues()
+    {
+        IReadOnlyDictionary<string, JsonNode?> bicep = fixture.BicepExampleValues;
+        var terraform = fixture.Terraform.ExampleValues
+            .Where(value => !TerraformStack.ScopeVariables.Contains(value.Key))
+            .ToDictionary(value => value.Key, value => TerraformEvaluator.ToNode(value.Value), StringComparer.Ordinal);
+
+        Assert.Equal(bicep.Keys.Order(StringComparer.Ordinal), terraform.Keys.Order(StringComparer.Ordinal));
+        var differences = bicep.Keys.SelectMany(name => CanonicalJson.Differences(bicep[name], terraform[name], "main.bicepparam", "terraform.tfvars.example")
+            .Select(difference => $"{name}: {difference}")).ToList();
+        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
+    }
+
+    [Fact]
+    public async Task BothStacksRefuseAndAcceptTheSameParameterValues()
+    {
+        var missing = SharedParameters().Where(name => !ParameterProbes.Values.ContainsKey(name)).ToList();
+        Assert.True(missing.Count == 0, $"add probe values for {string.Join(", ", missing)} to ParameterProbes");
+
+        IReadOnlyList<ProbeOutcome> outcomes = await ParameterProbes.RunAsync(fixture, SharedParameters());
+
+        var differences = outcomes.Where(outcome => outcome.BicepAccepts != outcome.TerraformAccepts).Select(outcome => outcome.ToString()).ToList();
+        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
+        Assert.Contains(outcomes, outcome => !outcome.BicepAccepts); // the probes do reach the checks
+    }
+
+    [Theory]
+    [MemberData(nameof(Apps))]
+    public void BothStacksGiveEachAppTheSameSettings(PipelineApp app)
+    {
+        IReadOnlyDictionary<string, string> bicep = fixture.BicepStack.AppSettings[app];
+        IReadOnlyDictionary<string, string> terraform = fixture.TerraformStack.AppSettings[app];
+
+        var differences = bicep.Keys.Union(terraform.Keys).Order(StringComparer.Ordinal)
+            .Where(name => bicep.GetValueOrDefault(name) != terraform.GetValueOrDefault(name))
+            .Select(name => $"{name}: Bicep {bicep.GetValueOrDefault(name) ?? "(not set)"}, Terraform {terraform.GetValueOrDefault(name) ?? "(not set)"}")
+            .ToList();
+
+        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
+        Assert.Equal("managedidentity", bicep["ShortcutStorage__credential"]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Apps))]
+    public void BothStacksConfigureEachAppTheSame(PipelineApp app)
+    {
+        Assert.True(fixture.TerraformStack.AppProperties.ContainsKey(app), $"Terraform deploys no {app}");
+
+        IReadOnlyList<string> differences = CanonicalJson.Differences(
+            fixture.BicepStack.AppProperties[app], fixture.TerraformStack.AppProperties[app], "Bicep", "Terraform");
+
+        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
+    }
+
+    [Fact]
+    public async Task BothStacksGrantTheSameRoles()
+    {
+        AssertSameGrants(fixture.BicepStack, fixture.TerraformStack);
+        AssertSameGrants(await fixture.BicepStackWithOperatorAsync(), fixture.TerraformStackWithOperator);
+    }
+
+    private static void AssertSameGrants(StackDescription bicep, StackDescription terraform)
+    {
+        List<string> inBicep = Grants(bicep), inTerraform = Grants(terraform);
+        var differences = inBicep.Except(inTerraform).Select(grant => $"only in Bicep: {grant}")
+            .Concat(inTerraform.Except(inBicep).Select(grant => $"only in Terraform: {grant}")).ToList();
+        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
+        Assert.Equal(inBicep.Count, inTerraform.Count);
+    }
+
+    [Fact]
+    public void BothStacksHaveTheSameOutputs() =>
+        Assert.Equal(fixture.BicepStack.Outputs.Order(StringComparer.Ordinal), fixture.TerraformStack.Outputs.Order(StringComparer.Ordinal));
+
+    [Fact]
+    public void BothStacksSetTheSamePublishingCredentialPolicies() =>
+        Assert.Equal(
+            fixture.BicepStack.PublishingCredentials.OrderBy(policy => policy.Key, StringComparer.Ordinal),
+            fixture.TerraformStack.PublishingCredentials.OrderBy(policy => policy.Key, StringComparer.Ordinal));
+
+    private IEnumerable<string> SharedParameters() =>
+        fixture.BicepStack.Parameters.Keys.Intersect(fixture.TerraformStack.Parameters.Keys).Order(StringComparer.Ordinal);
+
+    private static List<string> Grants(StackDescription stack) =>
+        stack.RoleGrants.Select(grant => $"{grant.Principal} {BuiltInRoles.NameOf(grant.RoleDefinitionId)} on {grant.Scope} ({grant.PrincipalType})")
+            .Order(StringComparer.Ordinal).ToList();
 }

@@ -1,5 +1,5 @@
-// Parses every *.tf file of one directory (as Terraform reads a module: no subdirectories) with
-// @cdktf/hcl2json and prints [{ file, body }] or [{ file, error }] as JSON on stdout.
+// Parses every *.tf file of one directory (as Terraform reads a module: no subdirectories), and its
+// *.tfvars.example files, with @cdktf/hcl2json and prints [{ file, body }] or [{ file, error }] as JSON on stdout.
 // Usage: node hcl2json.js <path of the @cdktf/hcl2json package> <terraform directory>
 "use strict";
 const fs = require("fs");
@@ -11,7 +11,7 @@ async function main() {
     throw new Error("usage: node hcl2json.js <@cdktf/hcl2json package dir> <terraform dir>");
   }
   const hcl2json = require(path.resolve(packageDir));
-  const files = fs.readdirSync(directory).filter((name) => name.endsWith(".tf")).sort();
+  const files = fs.readdirSync(directory).filter((name) => name.endsWith(".tf") || name.endsWith(".tfvars.example")).sort();
   const results = [];
   for (const file of files) {
     const text = fs.readFileSync(path.join(directory, file), "utf8");

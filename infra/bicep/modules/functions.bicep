@@ -108,5 +108,15 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
+// Basic-auth publishing (the scm site's user name and password) is off: deployments use Entra ID. Flex
+// Consumption has no FTP, so there is no ftp policy to turn off.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
 output name string = site.name
 output defaultHostName string = site.properties.defaultHostName

@@ -19,13 +19,63 @@ func shortcutStorageSettings(blobServiceUri string, queueServiceUri string, tabl
 ]
 
 @export()
+@description('The settings of the GPU worker and the trainer: the identity-based storage connection of their identity, Application Insights, and the port of their health server (HealthOptions, section ShortcutPipeline:Health).')
+func gpuAppSettings(blobServiceUri string, queueServiceUri string, tableServiceUri string, clientId string, appInsightsConnectionString string, healthPort int) nameValue[] => concat(
+  shortcutStorageSettings(blobServiceUri, queueServiceUri, tableServiceUri, clientId),
+  [
+    { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+    { name: 'ShortcutPipeline__Health__Port', value: string(healthPort) }
+  ]
+)
+
+@export()
+@description('One Container Apps probe.')
+type probe = resourceInput<'Microsoft.App/containerApps@2025-01-01'>.properties.template.containers[*].probes[*]
+
+@export()
+@description('''The worker's and the trainer's probes on their health server: GET /healthz (the process is alive) and
+GET /readyz (it can take work). The startup probe holds the other two off while the host starts (the .NET host,
+libtorch and the CUDA libraries load): 10 tries (Container Apps' most) 15 s apart. Liveness restarts a replica
+that stops answering for 90 s; readiness marks one that is not ready.''')
+func healthProbes(port int) probe[] => [
+  {
+    type: 'Startup'
+    httpGet: { path: '/healthz', port: port }
+    initialDelaySeconds: 5
+    periodSeconds: 15
+    timeoutSeconds: 5
+    failureThreshold: 10
+  }
+  {
+    type: 'Liveness'
+    httpGet: { path: '/healthz', port: port }
+    periodSeconds: 30
+    timeoutSeconds: 5
+    failureThreshold: 3
+  }
+  {
+    type: 'Readiness'
+    httpGet: { path: '/readyz', port: port }
+    periodSeconds: 10
+    timeoutSeconds: 5
+    failureThreshold: 3
+  }
+]
+
+@export()
 @description('A role to grant one principal.')
 type roleGrant = {
-  @description('Object id of the principal (a managed identity).')
+  @description('Object id of the principal (a managed identity, or the operator).')
   principalId: string
   @description('Role definition GUID.')
   roleDefinitionId: string
+  @description('What kind of principal it is.')
+  principalType: principalType
 }
+
+@export()
+@description('The kinds of principal a role can be granted to.')
+type principalType = 'User' | 'Group' | 'ServicePrincipal'
 
 @export()
 @description('Built-in role definition GUIDs.')

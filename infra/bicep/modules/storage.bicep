@@ -91,7 +91,7 @@ resource roleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   name: guid(account.id, grant.principalId, grant.roleDefinitionId)
   properties: {
     principalId: grant.principalId
-    principalType: 'ServicePrincipal'
+    principalType: grant.principalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', grant.roleDefinitionId)
   }
 }]

@@ -1,7 +1,7 @@
 // The trainer: an event-triggered Container Apps job. KEDA's azure-queue scaler starts one execution
 // per message on the training queue (StorageNames.TrainingQueue), authenticating with the trainer's identity.
 
-import { identityInfo, nameValue } from 'settings.bicep'
+import { identityInfo, nameValue, probe } from 'settings.bicep'
 
 param location string
 param namePrefix string
@@ -14,6 +14,9 @@ param image string
 param cpu int
 param memory string
 param env nameValue[]
+
+@description('The container\'s health probes.')
+param probes probe[]
 param storageAccountName string
 
 @minValue(1)
@@ -79,6 +82,7 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
             memory: memory
           }
           env: env
+          probes: probes
         }
       ]
     }

@@ -2,7 +2,7 @@
 // length of the work queue (StorageNames.WorkQueue), authenticating with the worker's identity.
 // It scales to zero replicas when the queue is empty unless minReplicas says otherwise.
 
-import { identityInfo, nameValue } from 'settings.bicep'
+import { identityInfo, nameValue, probe } from 'settings.bicep'
 
 param location string
 param namePrefix string
@@ -15,6 +15,9 @@ param image string
 param cpu int
 param memory string
 param env nameValue[]
+
+@description('The container\'s health probes.')
+param probes probe[]
 param storageAccountName string
 
 @minValue(0)
@@ -26,6 +29,11 @@ param maxReplicas int
 @minValue(1)
 @description('Work items per replica that the scaler aims for.')
 param queueLengthPerReplica int
+
+@minValue(0)
+@maxValue(3600)
+@description('Seconds the work queue must stay empty before the last replica goes (Container Apps: 300 by default).')
+param cooldownSeconds int
 
 resource worker 'Microsoft.App/containerApps@2025-01-01' = {
   name: 'ca-${namePrefix}-worker'
@@ -61,11 +69,13 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
             memory: memory
           }
           env: env
+          probes: probes
         }
       ]
       scale: {
         minReplicas: minReplicas
         maxReplicas: maxReplicas
+        cooldownPeriod: cooldownSeconds
         rules: [
           {
             name: 'work-queue'

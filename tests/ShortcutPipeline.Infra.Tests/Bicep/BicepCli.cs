@@ -1,5 +1,7 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using ShortcutPipeline.Infra.Tests.Terraform;
 using ShortcutPipeline.Infra.Tests.Tooling;
 using ShortcutPipeline.Testing;
 
@@ -74,12 +76,18 @@ public sealed partial class BicepCli(string executablePath)
     /// <summary>
     /// The resources that a deployment of a .bicepparam file would create (bicep snapshot): modules and loops
     /// expanded, names and literal values evaluated, values known only at deployment left as expressions.
+    /// <paramref name="overrides"/> (camelCase names) replace or add parameter values of the file.
     /// </summary>
-    public async Task<JsonDocument> SnapshotAsync(string parametersFile, CancellationToken cancellationToken)
+    /// <exception cref="InvalidOperationException">Bicep reports a problem, or the template refuses the parameters.</exception>
+    public async Task<JsonDocument> SnapshotAsync(
+        string parametersFile, CancellationToken cancellationToken, IReadOnlyDictionary<string, JsonNode?>? overrides = null)
     {
-        string directory = Path.GetDirectoryName(parametersFile)!;
-        using TemporaryCopy copy = TemporaryCopy.Of(directory);
+        using TemporaryCopy copy = TemporaryCopy.Of(Path.GetDirectoryName(parametersFile)!);
         string copiedParameters = Path.Combine(copy.Path, Path.GetFileName(parametersFile));
+        if (overrides is not null)
+        {
+            File.WriteAllText(copiedParameters, WithValues(File.ReadAllText(copiedParameters), overrides));
+        }
         ProcessResult result = await ExternalProcess.RunAsync(
             executablePath,
             ["snapshot", copiedParameters, "--mode", "overwrite",
@@ -94,6 +102,39 @@ public sealed partial class BicepCli(string executablePath)
         }
         return snapshot;
     }
+
+    /// <summary>The parameter values that a .bicepparam file sets (bicep build-params), by snake_case name.</summary>
+    public async Task<IReadOnlyDictionary<string, JsonNode?>> ParameterValuesAsync(string parametersFile, CancellationToken cancellationToken)
+    {
+        ProcessResult result = await ExternalProcess.RunAsync(
+            executablePath, ["build-params", parametersFile, "--stdout"], Path.GetDirectoryName(parametersFile)!, cancellationToken);
+        ThrowOnDiagnostics(parametersFile, result);
+        using JsonDocument output = JsonDocument.Parse(result.StandardOutput);
+        using JsonDocument parameters = JsonDocument.Parse(output.RootElement.GetProperty("parametersJson").GetString()!);
+        return parameters.RootElement.GetProperty("parameters").EnumerateObject().ToDictionary(
+            parameter => AzurermSchema.SnakeCase(parameter.Name),
+            parameter => TerraformEvaluator.ToNode(parameter.Value.GetProperty("value")),
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>A .bicepparam text with the <c>param</c> lines of <paramref name="values"/> replaced, or added.</summary>
+    public static string WithValues(string bicepParameters, IReadOnlyDictionary<string, JsonNode?> values)
+    {
+        var lines = bicepParameters.Split('\n').Where(line => !values.Keys.Any(name => ParameterLine(name).IsMatch(line))).ToList();
+        lines.AddRange(values.Select(value => $"param {value.Key} = {BicepLiteral(value.Value)}"));
+        return string.Join('\n', lines) + "\n";
+    }
+
+    private static Regex ParameterLine(string name) => new($@"^\s*param\s+{Regex.Escape(name)}\s*=");
+
+    private static string BicepLiteral(JsonNode? value) => value switch
+    {
+        null => "null",
+        JsonValue scalar when scalar.TryGetValue(out string? text) => AzapiBodies.BicepString(text),
+        JsonValue scalar when scalar.TryGetValue(out bool flag) => flag ? "true" : "false",
+        JsonValue scalar => scalar.ToJsonString(),
+        _ => throw new NotSupportedException($"Only scalar parameter values are written: {value.ToJsonString()}."),
+    };
 
     private async Task<IReadOnlyList<InfraDiagnostic>> RunAsync(string directory, string[] arguments, CancellationToken cancellationToken)
     {

@@ -1,16 +1,16 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using System.Text.Json.Nodes;
 using ShortcutPipeline.Infra.Tests.Terraform;
 
 namespace ShortcutPipeline.Infra.Tests.Stacks;
 
 /// <summary>
-/// Reads a <see cref="StackDescription"/> from the Terraform stack. Terraform cannot run here, so this reads
-/// the few expression forms that the stack uses for counts, names and settings, and fails on any other form
-/// rather than guess: literal values, local.x paths, toset(local.x), var.x ? 1 : 0, merge(local.a, local.b)
-/// and [for k, v in local.x : { name = k, value = v }].
+/// Reads a <see cref="StackDescription"/> from the Terraform stack. Terraform cannot run here, so the values are
+/// computed by <see cref="TerraformEvaluator"/> with the variables of terraform.tfvars.example (the counterpart
+/// of main.bicepparam, which the Bicep description is made from) over their defaults, and any given ones over
+/// those; attributes known only after apply become <see cref="ArmToken"/>s.
 /// </summary>
-public static partial class TerraformStack
+public sealed class TerraformStack
 {
     /// <summary>The Resource Manager type that each azurerm resource type of the stack creates.</summary>
     public static IReadOnlyDictionary<string, string> ArmTypes { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -18,62 +18,170 @@ public static partial class TerraformStack
         ["azurerm_storage_account"] = "Microsoft.Storage/storageAccounts",
         ["azurerm_storage_container"] = ArmShapes.Containers,
         ["azurerm_storage_queue"] = ArmShapes.Queues,
-        ["azurerm_role_assignment"] = "Microsoft.Authorization/roleAssignments",
+        ["azurerm_role_assignment"] = ArmShapes.RoleAssignment,
         ["azurerm_user_assigned_identity"] = "Microsoft.ManagedIdentity/userAssignedIdentities",
         ["azurerm_log_analytics_workspace"] = "Microsoft.OperationalInsights/workspaces",
         ["azurerm_application_insights"] = "Microsoft.Insights/components",
         ["azurerm_container_registry"] = "Microsoft.ContainerRegistry/registries",
         ["azurerm_service_plan"] = "Microsoft.Web/serverfarms",
-        ["azurerm_function_app_flex_consumption"] = ArmShapes.FunctionApp,
+    };
+
+    /// <summary>
+    /// The Resource Manager property (as reference() returns it) of each azurerm attribute that the stack reads;
+    /// id and name are the same for every type.
+    /// </summary>
+    public static IReadOnlyDictionary<(string Type, string Attribute), string> ArmAttributes { get; } = new Dictionary<(string, string), string>
+    {
+        [("azurerm_storage_account", "primary_blob_endpoint")] = "primaryEndpoints.blob",
+        [("azurerm_storage_account", "primary_queue_endpoint")] = "primaryEndpoints.queue",
+        [("azurerm_storage_account", "primary_table_endpoint")] = "primaryEndpoints.table",
+        [("azurerm_user_assigned_identity", "client_id")] = "clientId",
+        [("azurerm_user_assigned_identity", "principal_id")] = "principalId",
+        [("azurerm_container_registry", "login_server")] = "loginServer",
+        [("azurerm_application_insights", "connection_string")] = "ConnectionString",
+        [("azurerm_log_analytics_workspace", "workspace_id")] = "customerId",
     };
 
     /// <summary>Terraform variables with no Bicep parameter: Bicep deploys at resource-group scope.</summary>
     public static IReadOnlySet<string> ScopeVariables { get; } = new HashSet<string>(StringComparer.Ordinal) { "resource_group_name" };
 
-    public static StackDescription Describe(TerraformConfiguration configuration)
+    private readonly TerraformConfiguration configuration;
+    private readonly Dictionary<string, JsonNode?> variables;
+    private readonly TerraformEvaluator evaluator;
+    private readonly Dictionary<TerraformBlock, IReadOnlyList<(JsonNode? Key, EvaluationScope Scope)>> instances = [];
+
+    private TerraformStack(TerraformConfiguration configuration, IReadOnlyDictionary<string, JsonNode?>? overrides)
+    {
+        this.configuration = configuration;
+        variables = TerraformEvaluator.VariableValues(configuration, configuration.ExampleValues, overrides);
+        evaluator = new TerraformEvaluator(configuration, variables, Resolve);
+    }
+
+    /// <summary>The stack as deployed with terraform.tfvars.example, and <paramref name="overrides"/> over it.</summary>
+    public static StackDescription Describe(TerraformConfiguration configuration, IReadOnlyDictionary<string, JsonNode?>? overrides = null) =>
+        new TerraformStack(configuration, overrides).Describe();
+
+    private StackDescription Describe()
     {
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         var storageNames = ArmShapes.StorageChildTypes.ToDictionary(type => type, _ => new HashSet<string>(StringComparer.Ordinal));
-        var settings = new Dictionary<PipelineApp, IReadOnlySet<string>>();
-        var scaleRules = new Dictionary<PipelineApp, IReadOnlyList<QueueScaleRule>>();
-        string runtime = "";
+        var apps = new Dictionary<PipelineApp, JsonObject>();
+        var grants = new List<RoleGrant>();
+        var publishing = new Dictionary<string, bool>(StringComparer.Ordinal);
         foreach (TerraformBlock resource in configuration.Resources)
         {
             string armType = ArmTypeOf(resource);
-            int instances = InstanceCount(configuration, resource);
-            counts[armType] = counts.GetValueOrDefault(armType) + instances;
-            if (storageNames.TryGetValue(armType, out HashSet<string>? names))
+            counts[armType] = counts.GetValueOrDefault(armType) + Instances(resource).Count;
+            foreach ((JsonNode? _, EvaluationScope scope) in Instances(resource))
             {
-                names.UnionWith(InstanceNames(configuration, resource));
-            }
-            PipelineApp? app = ArmShapes.AppOf(armType);
-            if (app == PipelineApp.Functions)
-            {
-                var appSettings = SettingNames(configuration, resource.Body.GetProperty("app_settings")).ToHashSet(StringComparer.Ordinal);
-                if (resource.Body.GetProperty("site_config")[0].TryGetProperty("application_insights_connection_string", out _))
+                if (storageNames.TryGetValue(armType, out HashSet<string>? names))
                 {
-                    appSettings.Add("APPLICATIONINSIGHTS_CONNECTION_STRING"); // azurerm writes this app setting from site_config
+                    names.Add(TerraformEvaluator.Text(Argument(resource, "name", scope)));
                 }
-                settings[app.Value] = appSettings;
-                runtime = resource.GetString("runtime_name") ?? "";
-            }
-            else if (app is not null)
-            {
-                JsonElement properties = resource.Body.GetProperty("body").GetProperty("properties");
-                settings[app.Value] = ArmShapes.ContainerEnvironments(properties)
-                    .SelectMany(env => SettingNames(configuration, env)).ToHashSet(StringComparer.Ordinal);
-                scaleRules[app.Value] = ArmShapes.QueueScaleRules(app.Value, properties);
+                else if (ArmShapes.AppOf(armType) is PipelineApp app)
+                {
+                    apps[app] = AppProperties(resource, scope);
+                }
+                else if (armType == ArmShapes.RoleAssignment)
+                {
+                    grants.Add(Grant(resource, scope));
+                }
+                else if (armType == ArmShapes.PublishingCredentialsPolicy)
+                {
+                    publishing[TerraformEvaluator.Text(Argument(resource, "name", scope))] = Argument(resource, "body", scope)!["properties"]!["allow"]!.GetValue<bool>();
+                }
             }
         }
-        var parameters = configuration.Variables.Select(variable => variable.Name)
-            .Where(name => !ScopeVariables.Contains(name)).ToHashSet(StringComparer.Ordinal);
+        var parameters = configuration.Variables.Where(variable => !ScopeVariables.Contains(variable.Name)).ToDictionary(
+            variable => variable.Name,
+            variable => new StackParameter(
+                variable.TryGet("default", out JsonElement value) ? TerraformEvaluator.ToNode(value) : null,
+                probe => ValidationProblems(variable, probe)),
+            StringComparer.Ordinal);
+        var outputs = configuration.Blocks.Where(block => block.Kind == "output").Select(block => block.Name).ToHashSet(StringComparer.Ordinal);
         return new StackDescription(
-            counts,
-            storageNames.ToDictionary(pair => pair.Key, pair => (IReadOnlySet<string>)pair.Value),
-            settings, scaleRules, runtime, parameters);
+            counts, storageNames.ToDictionary(pair => pair.Key, pair => (IReadOnlySet<string>)pair.Value), apps, parameters, grants, outputs, publishing);
     }
 
-    private static string ArmTypeOf(TerraformBlock resource)
+    /// <summary>The error messages of the variable's validation blocks whose condition fails for <paramref name="value"/>.</summary>
+    private IReadOnlyList<string> ValidationProblems(TerraformBlock variable, JsonNode? value)
+    {
+        var probe = new Dictionary<string, JsonNode?>(variables, StringComparer.Ordinal) { [variable.Name] = value?.DeepClone() };
+        var probeEvaluator = new TerraformEvaluator(configuration, probe, Resolve);
+        var problems = new List<string>();
+        foreach (JsonElement validation in variable.TryGet("validation", out JsonElement blocks) ? blocks.EnumerateArray() : Enumerable.Empty<JsonElement>())
+        {
+            bool holds;
+            try
+            {
+                holds = probeEvaluator.Evaluate(validation.GetProperty("condition"))!.GetValue<bool>();
+            }
+            catch (InvalidOperationException exception)
+            {
+                problems.Add($"condition fails to evaluate: {exception.Message}");
+                continue;
+            }
+            if (!holds)
+            {
+                problems.Add(validation.GetProperty("error_message").GetString()!);
+            }
+        }
+        return problems;
+    }
+
+    private JsonObject AppProperties(TerraformBlock resource, EvaluationScope scope) =>
+        resource.Type == "azapi_resource"
+            ? Argument(resource, "body", scope)!["properties"]!.AsObject()
+            : throw new InvalidOperationException($"{resource.Address}: an app must be an azapi_resource with the Bicep stack's Resource Manager body, so that both can be compared.");
+
+    private RoleGrant Grant(TerraformBlock resource, EvaluationScope scope)
+    {
+        string role = Argument(resource, "role_definition_name", scope) is JsonNode name
+            ? BuiltInRoles.IdOf(TerraformEvaluator.Text(name))
+            : TerraformEvaluator.Text(Argument(resource, "role_definition_id", scope)).Split('/')[^1];
+        return new RoleGrant(
+            TerraformEvaluator.Text(Argument(resource, "principal_id", scope)),
+            role,
+            TerraformEvaluator.Text(Argument(resource, "scope", scope)),
+            Argument(resource, "principal_type", scope) is JsonNode type ? TerraformEvaluator.Text(type) : "");
+    }
+
+    private JsonNode? Argument(TerraformBlock resource, string argument, EvaluationScope scope) =>
+        resource.TryGet(argument, out JsonElement value) ? evaluator.Evaluate(value, scope) : null;
+
+    /// <summary>The instances of a resource block: one, count.index 0..n-1, or each key of its for_each.</summary>
+    private IReadOnlyList<(JsonNode? Key, EvaluationScope Scope)> Instances(TerraformBlock resource)
+    {
+        if (instances.TryGetValue(resource, out IReadOnlyList<(JsonNode?, EvaluationScope)>? known))
+        {
+            return known;
+        }
+        List<(JsonNode?, EvaluationScope)> found;
+        if (resource.TryGet("count", out JsonElement count))
+        {
+            int n = (int)evaluator.Evaluate(count)!.GetValue<decimal>();
+            found = Enumerable.Range(0, n)
+                .Select(index => ((JsonNode?)JsonValue.Create((decimal)index), EvaluationScope.Root.With([("count", new JsonObject { ["index"] = (decimal)index })])))
+                .ToList();
+        }
+        else if (resource.TryGet("for_each", out JsonElement forEach))
+        {
+            found = evaluator.Evaluate(forEach) switch
+            {
+                JsonObject map => map.Select(pair => ((JsonNode?)JsonValue.Create(pair.Key), EvaluationScope.ForEach(JsonValue.Create(pair.Key), pair.Value))).ToList(),
+                JsonArray set => set.Select(item => (item?.DeepClone(), EvaluationScope.ForEach(item, item))).ToList(),
+                var other => throw new InvalidOperationException($"{resource.Address}: for_each is {other?.ToJsonString()}, not a map or a set."),
+            };
+        }
+        else
+        {
+            found = [(null, EvaluationScope.Root)];
+        }
+        instances[resource] = found;
+        return found;
+    }
+
+    private string ArmTypeOf(TerraformBlock resource)
     {
         if (resource.Type == "azapi_resource")
         {
@@ -84,132 +192,34 @@ public static partial class TerraformStack
             : throw new InvalidOperationException($"{resource.Address}: add its Resource Manager type to TerraformStack.ArmTypes.");
     }
 
-    /// <summary>How many instances a resource block creates, from count or for_each.</summary>
-    public static int InstanceCount(TerraformConfiguration configuration, TerraformBlock resource)
+    /// <summary>An attribute of a resource, known after apply: its <see cref="ArmToken"/>.</summary>
+    private JsonNode? Resolve(ResourceReference reference, EvaluationScope scope)
     {
-        if (resource.TryGet("count", out JsonElement count))
+        string path = string.Join('.', reference.Path);
+        if (reference.Kind == "data")
         {
-            if (count.ValueKind == JsonValueKind.Number)
-            {
-                return count.GetInt32();
-            }
-            Match conditional = ConditionalCount().Match(TerraformExpressions.WholeExpression(count.GetString() ?? "") ?? "");
-            return conditional.Success
-                ? (VariableDefault(configuration, conditional.Groups["variable"].Value).GetBoolean() ? 1 : 0)
-                : throw Unreadable(resource, "count", count);
+            return JsonValue.Create(ArmToken.Opaque($"data.{reference.Type}.{reference.Name}.{path}"));
         }
-        if (resource.TryGet("for_each", out JsonElement forEach))
+        TerraformBlock resource = configuration.Resources.Single(block => block.Type == reference.Type && block.Name == reference.Name);
+        string armType = ArmTypeOf(resource);
+        string attribute = reference.Path.Count > 0 ? reference.Path[0] : "";
+        string? armPath = attribute switch
         {
-            JsonElement collection = ForEachCollection(configuration, resource, forEach);
-            return collection.ValueKind == JsonValueKind.Array ? collection.GetArrayLength() : collection.EnumerateObject().Count();
+            "id" or "name" => attribute,
+            "output" when resource.Type == "azapi_resource" => string.Join('.', reference.Path.Skip(1).SkipWhile(segment => segment == "properties")),
+            _ => ArmAttributes.GetValueOrDefault((reference.Type, attribute)),
+        };
+        if (armPath is null)
+        {
+            return JsonValue.Create(ArmToken.Opaque($"{reference.Type}.{reference.Name}.{path}"));
         }
-        return 1;
+        bool single = configuration.Resources.Where(block => ArmTypeOf(block) == armType).Sum(block => Instances(block).Count) == 1;
+        string name = "";
+        if (!single)
+        {
+            (JsonNode? _, EvaluationScope instance) = Instances(resource).Single(candidate => reference.Key is null || JsonNode.DeepEquals(candidate.Key, reference.Key));
+            name = TerraformEvaluator.Text(Argument(resource, "name", instance));
+        }
+        return JsonValue.Create(ArmToken.Of(armType, name, single, armPath));
     }
-
-    /// <summary>The names of a resource's instances: its literal name, or the elements of toset(local.x) for name = each.value.</summary>
-    public static IEnumerable<string> InstanceNames(TerraformConfiguration configuration, TerraformBlock resource)
-    {
-        string name = resource.GetString("name") ?? throw Unreadable(resource, "name", default);
-        if (!resource.TryGet("for_each", out JsonElement forEach))
-        {
-            return [ResolveString(configuration, resource, name)];
-        }
-        if (TerraformExpressions.WholeExpression(name) != "each.value")
-        {
-            throw Unreadable(resource, "name", resource.Body.GetProperty("name"));
-        }
-        return ForEachCollection(configuration, resource, forEach).EnumerateArray()
-            .Select(element => ResolveString(configuration, resource, element.GetString()!)).ToList();
-    }
-
-    private static JsonElement ForEachCollection(TerraformConfiguration configuration, TerraformBlock resource, JsonElement forEach)
-    {
-        string expression = TerraformExpressions.WholeExpression(forEach.GetString() ?? "") ?? throw Unreadable(resource, "for_each", forEach);
-        Match toSet = ToSet().Match(expression);
-        return LocalPath(configuration, toSet.Success ? toSet.Groups["path"].Value : expression)
-            ?? throw Unreadable(resource, "for_each", forEach);
-    }
-
-    private static string ResolveString(TerraformConfiguration configuration, TerraformBlock resource, string value)
-    {
-        string? expression = TerraformExpressions.WholeExpression(value);
-        if (expression is null && !value.Contains("${", StringComparison.Ordinal))
-        {
-            return value;
-        }
-        JsonElement? local = expression is null ? null : LocalPath(configuration, expression);
-        return local?.ValueKind == JsonValueKind.String
-            ? ResolveString(configuration, resource, local.Value.GetString()!)
-            : throw new InvalidOperationException($"{resource.Address}: cannot read a name from '{value}'.");
-    }
-
-    /// <summary>The setting names in an app_settings map or a container's env list.</summary>
-    public static IEnumerable<string> SettingNames(TerraformConfiguration configuration, JsonElement value)
-    {
-        switch (value.ValueKind)
-        {
-            case JsonValueKind.Object:
-                return value.EnumerateObject().Select(property => property.Name).ToList();
-            case JsonValueKind.Array:
-                return value.EnumerateArray().Select(item => item.GetProperty("name").GetString()!).ToList();
-            case JsonValueKind.String:
-                string expression = TerraformExpressions.WholeExpression(value.GetString()!) ?? "";
-                Match forEntries = NameValueList().Match(expression);
-                if (forEntries.Success)
-                {
-                    return SettingNamesAt(configuration, forEntries.Groups["path"].Value);
-                }
-                Match merge = Merge().Match(expression);
-                if (merge.Success)
-                {
-                    return merge.Groups["arguments"].Value.Split(',').SelectMany(argument => SettingNamesAt(configuration, argument.Trim())).ToList();
-                }
-                return SettingNamesAt(configuration, expression);
-            default:
-                throw new InvalidOperationException($"Cannot read setting names from {value}.");
-        }
-    }
-
-    private static IEnumerable<string> SettingNamesAt(TerraformConfiguration configuration, string path) =>
-        SettingNames(configuration, LocalPath(configuration, path)
-            ?? throw new InvalidOperationException($"Cannot read setting names from '{path}': only local.x paths, merge() of them and [for k, v in local.x : {{ name = k, value = v }}] are read."));
-
-    /// <summary>The value at local.a.b.c, or null if the expression is not such a path.</summary>
-    private static JsonElement? LocalPath(TerraformConfiguration configuration, string expression)
-    {
-        Match match = LocalTraversal().Match(expression);
-        if (!match.Success || !configuration.Locals.TryGetValue(match.Groups["local"].Value, out JsonElement value))
-        {
-            return null;
-        }
-        foreach (Capture key in match.Groups["key"].Captures)
-        {
-            if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty(key.Value, out value))
-            {
-                return null;
-            }
-        }
-        return value;
-    }
-
-    private static JsonElement VariableDefault(TerraformConfiguration configuration, string name) =>
-        configuration.Variables.Single(variable => variable.Name == name).Body.GetProperty("default");
-
-    private static InvalidOperationException Unreadable(TerraformBlock resource, string argument, JsonElement value) =>
-        new($"{resource.Address}: cannot read {argument} = {value} (see TerraformStack for the forms it reads).");
-
-    [GeneratedRegex(@"^var\.(?<variable>[\w-]+)\s*\?\s*1\s*:\s*0$")]
-    private static partial Regex ConditionalCount();
-
-    [GeneratedRegex(@"^toset\((?<path>[^()]+)\)$")]
-    private static partial Regex ToSet();
-
-    [GeneratedRegex(@"^local\.(?<local>[\w-]+)(?:\.(?<key>[\w-]+))*$")]
-    private static partial Regex LocalTraversal();
-
-    [GeneratedRegex(@"^merge\((?<arguments>[^()]*)\)$")]
-    private static partial Regex Merge();
-
-    [GeneratedRegex(@"^\[\s*for\s+(?<key>\w+)\s*,\s*(?<value>\w+)\s+in\s+(?<path>[\w.-]+)\s*:\s*\{\s*name\s*=\s*\k<key>\s*,\s*value\s*=\s*\k<value>\s*\}\s*\]$")]
-    private static partial Regex NameValueList();
 }

@@ -95,7 +95,7 @@ public static partial class AzapiBodies
                 break;
             case JsonValueKind.String:
                 string text = value.GetString()!;
-                bicep.Append(text.Contains("${", StringComparison.Ordinal) ? $"any({Literal(text)})" : Literal(text));
+                bicep.Append(text.Contains("${", StringComparison.Ordinal) ? $"any({BicepString(text)})" : BicepString(text));
                 break;
             case JsonValueKind.True:
                 bicep.Append("true");
@@ -112,9 +112,10 @@ public static partial class AzapiBodies
         }
     }
 
-    private static string Key(string name) => Identifier().IsMatch(name) ? name : Literal(name);
+    private static string Key(string name) => Identifier().IsMatch(name) ? name : BicepString(name);
 
-    private static string Literal(string text) =>
+    /// <summary>A Bicep string literal of <paramref name="text"/>.</summary>
+    public static string BicepString(string text) =>
         "'" + text.Replace("\\", "\\\\", StringComparison.Ordinal)
             .Replace("'", "\\'", StringComparison.Ordinal)
             .Replace("${", "\\${", StringComparison.Ordinal)

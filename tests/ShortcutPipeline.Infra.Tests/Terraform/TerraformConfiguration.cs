@@ -29,11 +29,15 @@ public sealed record TerraformBlock(string File, string Kind, string Type, strin
 /// <summary>A Terraform root module (one directory of .tf files), parsed with @cdktf/hcl2json.</summary>
 public sealed class TerraformConfiguration
 {
-    private TerraformConfiguration(IReadOnlyList<TerraformBlock> blocks, IReadOnlyDictionary<string, JsonElement> locals, IReadOnlyDictionary<string, string> localFiles, IReadOnlyList<InfraDiagnostic> parseErrors)
+    /// <summary>The file name of the example variable values, the counterpart of infra/bicep/main.bicepparam.</summary>
+    public const string ExampleFile = "terraform.tfvars.example";
+
+    private TerraformConfiguration(IReadOnlyList<TerraformBlock> blocks, IReadOnlyDictionary<string, JsonElement> locals, IReadOnlyDictionary<string, string> localFiles, IReadOnlyDictionary<string, JsonElement> exampleValues, IReadOnlyList<InfraDiagnostic> parseErrors)
     {
         Blocks = blocks;
         Locals = locals;
         LocalFiles = localFiles;
+        ExampleValues = exampleValues;
         ParseErrors = parseErrors;
     }
 
@@ -44,6 +48,9 @@ public sealed class TerraformConfiguration
 
     /// <summary>The file that declares each local value.</summary>
     public IReadOnlyDictionary<string, string> LocalFiles { get; }
+
+    /// <summary>The variable values of <see cref="ExampleFile"/>.</summary>
+    public IReadOnlyDictionary<string, JsonElement> ExampleValues { get; }
 
     /// <summary>Files that hcl2json could not parse.</summary>
     public IReadOnlyList<InfraDiagnostic> ParseErrors { get; }
@@ -70,8 +77,9 @@ public sealed class TerraformConfiguration
         var blocks = new List<TerraformBlock>();
         var locals = new Dictionary<string, JsonElement>();
         var localFiles = new Dictionary<string, string>();
+        var exampleValues = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         var parseErrors = new List<InfraDiagnostic>();
-        if (document.RootElement.GetArrayLength() == 0)
+        if (!document.RootElement.EnumerateArray().Any(file => file.GetProperty("file").GetString()!.EndsWith(".tf", StringComparison.Ordinal)))
         {
             parseErrors.Add(new InfraDiagnostic(directory, "no .tf files"));
         }
@@ -83,12 +91,20 @@ public sealed class TerraformConfiguration
                 parseErrors.Add(new InfraDiagnostic(fileName, $"HCL parse error: {error.GetString()}"));
                 continue;
             }
+            if (fileName == ExampleFile)
+            {
+                foreach (JsonProperty value in file.GetProperty("body").EnumerateObject())
+                {
+                    exampleValues[value.Name] = value.Value.Clone();
+                }
+                continue;
+            }
             foreach (JsonProperty section in file.GetProperty("body").EnumerateObject())
             {
                 AddSection(fileName, section, blocks, locals, localFiles, parseErrors);
             }
         }
-        return new TerraformConfiguration(blocks, locals, localFiles, parseErrors);
+        return new TerraformConfiguration(blocks, locals, localFiles, exampleValues, parseErrors);
     }
 
     private static void AddSection(string file, JsonProperty section, List<TerraformBlock> blocks, Dictionary<string, JsonElement> locals, Dictionary<string, string> localFiles, List<InfraDiagnostic> errors)

@@ -8,8 +8,10 @@ public sealed record ProcessResult(int ExitCode, string StandardOutput, string S
 /// <summary>Runs external programs (the Bicep CLI, node) and captures what they print.</summary>
 public static class ExternalProcess
 {
+    /// <summary>Runs <paramref name="fileName"/> to its end; <paramref name="environment"/> adds or replaces variables.</summary>
     public static async Task<ProcessResult> RunAsync(
-        string fileName, IEnumerable<string> arguments, string workingDirectory, CancellationToken cancellationToken)
+        string fileName, IEnumerable<string> arguments, string workingDirectory, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {
@@ -23,6 +25,10 @@ public static class ExternalProcess
             startInfo.ArgumentList.Add(argument);
         }
         startInfo.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[name] = value;
+        }
 
         using var process = Process.Start(startInfo)
             ?? throw new InvalidOperationException($"Could not start {fileName}.");
