@@ -11,8 +11,8 @@ namespace ShortcutPipeline.Worker;
 
 /// <summary>
 /// Loads the model versions the sampler draws with. Checkpoints are downloaded from the registry into
-/// <see cref="WorkerOptions.ModelCacheDirectory"/> (once per version) and loaded on the configured device,
-/// bfloat16 on CUDA; the <see cref="WorkerOptions.LoadedModels"/> most recently used versions stay loaded (and any
+/// <see cref="WorkerOptions.ModelCacheDirectory"/> (once per version) and loaded on the configured device in the
+/// precision that device runs best (<see cref="WorkerOptions.BFloat16"/>); the <see cref="WorkerOptions.LoadedModels"/> most recently used versions stay loaded (and any
 /// the sampler holds rows of). A newly promoted version is just another key: it is loaded between forward passes,
 /// without a restart.
 /// </summary>

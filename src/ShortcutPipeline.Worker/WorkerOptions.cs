@@ -76,7 +76,10 @@ public sealed class WorkerOptions
     /// <summary>cpu, cuda, cuda:N, or auto (default: CUDA when available).</summary>
     public string Device { get; set; } = "auto";
 
-    /// <summary>Sample with bfloat16 weights; default (null): on CUDA yes, on the CPU no.</summary>
+    /// <summary>
+    /// Sample with bfloat16 weights (true) or float32 ones (false); default (null): the device decides, see
+    /// <c>SamplingPrecision.Choose</c> (bfloat16 on compute capability 8.0 and above, float16 on 7.x, else float32).
+    /// </summary>
     public bool? BFloat16 { get; set; }
 
     /// <summary>Where downloaded checkpoints are kept (default: shortcut-models under the temp folder).</summary>

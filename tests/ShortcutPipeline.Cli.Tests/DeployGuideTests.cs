@@ -48,21 +48,13 @@ public sealed partial class DeployGuideTests(AzuriteFixture azurite) : IClassFix
         await using LocalPipeline pipeline = await LocalPipeline.StartAsync(azurite.ConnectionString, names, worker =>
         {
             worker.Device = "cpu";
-            worker.MaxBatchWait = TimeSpan.FromMilliseconds(100);
+            worker.PollInterval = TimeSpan.FromMilliseconds(100);
             worker.ModelCacheDirectory = Path.Combine(workingDirectory.Path, "model-cache");
         }, LogLevel.Warning, CancellationToken.None);
         // The guide runs from the repository root; here its relative paths (infra/...) reach the repository and its outputs stay here.
         Directory.CreateSymbolicLink(Path.Combine(workingDirectory.Path, "infra"), Path.Combine(RepositoryPaths.Root, "infra"));
 
-        List<string> commands = GuideCommands().ToList();
-        if (!HasModelsRegisterCommand())
-        {
-            // `shortcut models register` is being added on main ("Serving engine"); until it is merged here, the test
-            // registers the embedded default model the way the command will (its default, without --file).
-            Assert.StartsWith("shortcut models register", commands[0], StringComparison.Ordinal);
-            commands.RemoveAt(0);
-            await DefaultModel.RegisterAsync(pipeline.Registry, DefaultModel.ReadEmbedded()!, CancellationToken.None);
-        }
+        IReadOnlyList<string> commands = GuideCommands();
         string script = "set -euo pipefail\n" + string.Join('\n', commands) + "\necho \"JOB=$JOB\"\n";
 
         (int exitCode, string output) = await RunBashAsync(script, Environment(names), TimeSpan.FromMinutes(5));
@@ -91,9 +83,6 @@ public sealed partial class DeployGuideTests(AzuriteFixture azurite) : IClassFix
     }
 
     private static string DownloadFolder() => Regex.Match(GuideCommands()[^1], @"--out (?<out>\S+)$").Groups["out"].Value;
-
-    private static bool HasModelsRegisterCommand() =>
-        ShortcutCli.CreateRootCommand().Subcommands.FirstOrDefault(command => command.Name == "models")?.Subcommands.Any(command => command.Name == "register") == true;
 
     /// <summary>The built `shortcut` first on PATH, Azurite as the storage connection, and this test's storage names.</summary>
     private Dictionary<string, string> Environment(PipelineStorageOptions names)
