@@ -38,18 +38,33 @@ public sealed class HealthClient : IDisposable
     }
 
     /// <summary>
-    /// Polls <see cref="HealthOptions.ReadyPath"/> until it answers <paramref name="status"/> (within <paramref name="timeout"/>)
-    /// and returns that answer's body, parsed.
+    /// Polls <see cref="HealthOptions.ReadyPath"/> until it answers <paramref name="status"/> with a body that satisfies
+    /// <paramref name="until"/> (when given), within <paramref name="timeout"/>, and returns that body, parsed.
     /// </summary>
-    public async Task<JsonElement> WaitForReadinessAsync(HttpStatusCode status, TimeSpan timeout)
+    public async Task<JsonElement> WaitForReadinessAsync(HttpStatusCode status, TimeSpan timeout, Func<JsonElement, bool>? until = null)
     {
         (HttpStatusCode Status, string Body)? last = null;
-        await Wait.UntilAsync(async () => (last = await TryGetReadyAsync().ConfigureAwait(false))?.Status == status, timeout,
+        JsonElement body = default;
+        await Wait.UntilAsync(async () =>
+            {
+                last = await TryGetReadyAsync().ConfigureAwait(false);
+                if (last?.Status != status)
+                {
+                    return false;
+                }
+
+                using JsonDocument document = JsonDocument.Parse(last.Value.Body);
+                body = document.RootElement.Clone();
+                return until?.Invoke(body) ?? true;
+            },
+            timeout,
             () => Task.FromResult($"{HealthOptions.ReadyPath} to answer {(int)status}; the last answer: {(last is { } answer ? $"{(int)answer.Status} {answer.Body}" : "none")}"))
             .ConfigureAwait(false);
-        using JsonDocument body = JsonDocument.Parse(last!.Value.Body);
-        return body.RootElement.Clone();
+        return body;
     }
+
+    /// <summary>The detail of the readiness check named <paramref name="name"/> in a readiness body.</summary>
+    public static string Detail(JsonElement readiness, string name) => Check(readiness, name).GetProperty("detail").GetString() ?? "";
 
     /// <summary>The readiness check named <paramref name="name"/> in a readiness body.</summary>
     public static JsonElement Check(JsonElement readiness, string name) =>

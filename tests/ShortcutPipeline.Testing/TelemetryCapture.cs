@@ -42,19 +42,28 @@ public sealed class TelemetryCapture : IDisposable
 
     /// <summary>
     /// The setup of service <paramref name="serviceName"/> with meters <paramref name="meterNames"/>, configured by
-    /// <paramref name="settings"/> (default <see cref="Quiet"/>), collecting into memory from now on. Its hosted services
-    /// are started as a host would (the Azure Monitor exporter attaches itself to the tracer there).
+    /// <paramref name="settings"/> (default <see cref="Quiet"/>), collecting into memory from now on.
+    /// </summary>
+    public static Task<TelemetryCapture> StartAsync(
+        string serviceName, IEnumerable<string>? meterNames = null, IReadOnlyDictionary<string, string?>? settings = null) =>
+        StartAsync((services, configuration) => services.AddShortcutPipelineTelemetry(configuration, serviceName, meterNames ?? []), settings);
+
+    /// <summary>
+    /// The services that <paramref name="setup"/> registers (an app's registration, telemetry included), configured by
+    /// <paramref name="settings"/> (default <see cref="Quiet"/>), collecting into memory from now on. Their hosted services are
+    /// started as a host would (the Azure Monitor exporter attaches itself to the tracer there).
     /// </summary>
     public static async Task<TelemetryCapture> StartAsync(
-        string serviceName, IEnumerable<string>? meterNames = null, IReadOnlyDictionary<string, string?>? settings = null)
+        Action<IServiceCollection, IConfiguration> setup, IReadOnlyDictionary<string, string?>? settings = null)
     {
+        ArgumentNullException.ThrowIfNull(setup);
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings ?? Quiet).Build();
         var spans = new LockedList<Activity>();
         var metrics = new LockedList<MetricSnapshot>();
         var collection = new ServiceCollection();
-        collection.AddShortcutPipelineTelemetry(configuration, serviceName, meterNames ?? [])
-            .WithTracing(tracing => tracing.AddInMemoryExporter(spans))
-            .WithMetrics(meters => meters.AddInMemoryExporter(metrics));
+        setup(collection, configuration);
+        collection.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans));
+        collection.ConfigureOpenTelemetryMeterProvider(meters => meters.AddInMemoryExporter(metrics));
         var telemetry = new TelemetryCapture(collection.BuildServiceProvider(), spans, metrics);
         foreach (IHostedService service in telemetry.services.GetServices<IHostedService>())
         {
@@ -63,6 +72,9 @@ public sealed class TelemetryCapture : IDisposable
 
         return telemetry;
     }
+
+    /// <summary>The services, for the code under test.</summary>
+    public IServiceProvider Services => services;
 
     /// <summary>Exports what is pending: ended spans, and the metrics as they are now.</summary>
     public void Flush()

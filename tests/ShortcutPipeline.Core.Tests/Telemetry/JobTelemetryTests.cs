@@ -13,10 +13,9 @@ public sealed class JobTelemetryTests(AzuriteFixture azurite) : IClassFixture<Az
     public async Task EverySpanFromIntakeToTheLastRecordedImageCarriesTheJobId()
     {
         using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.FunctionsService);
-        TestPipeline pipeline = await CreatePipelineAsync();
         string jobId = UniqueId("traced");
+        TestPipeline pipeline = await CreatePipelineAsync(jobId, images: 3);
 
-        await JobProgressTests.SubmitAsync(pipeline, jobId, images: 3);
         await pipeline.Progress.MarkRunningAsync(jobId);
         await pipeline.Progress.RecordImagesAsync(jobId, [0, 1]);
         await pipeline.Progress.RecordImageAsync(jobId, 1);
@@ -67,9 +66,8 @@ public sealed class JobTelemetryTests(AzuriteFixture azurite) : IClassFixture<Az
     public async Task AFailedOperationMarksItsSpanAsFailed()
     {
         using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.FunctionsService);
-        TestPipeline pipeline = await CreatePipelineAsync();
         string jobId = UniqueId("bad-index");
-        await JobProgressTests.SubmitAsync(pipeline, jobId, images: 1);
+        TestPipeline pipeline = await CreatePipelineAsync(jobId, images: 1);
 
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Progress.RecordImageAsync(jobId, 7));
         telemetry.Flush();
@@ -128,10 +126,16 @@ public sealed class JobTelemetryTests(AzuriteFixture azurite) : IClassFixture<Az
     private static IReadOnlyList<Activity> OwnSpans(TelemetryCapture telemetry, string jobId) =>
         telemetry.SpansOfJob(jobId).Where(span => span.Source.Name == PipelineTelemetry.SourceName).ToList();
 
-    private async Task<TestPipeline> CreatePipelineAsync()
+    // A pipeline with model "fashion" registered and, when named, a job of it submitted.
+    private async Task<TestPipeline> CreatePipelineAsync(string? jobId = null, int images = 1)
     {
         TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
         await pipeline.RegisterModelAsync("fashion", "v1");
+        if (jobId is not null)
+        {
+            await JobProgressTests.SubmitAsync(pipeline, jobId, images);
+        }
+
         return pipeline;
     }
 }
