@@ -2,6 +2,8 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core.Health;
+using ShortcutPipeline.Core.Telemetry;
 using ShortcutPipeline.Trainer;
 
 // The trainer. --once (the default, what the Container Apps Job runs): take one training request from the training
@@ -32,7 +34,8 @@ if (loop && args.Contains("--once"))
 
 HostApplicationBuilder builder = Host.CreateApplicationBuilder(args.Where(arg => arg is not ("--once" or "--loop")).ToArray());
 builder.Services.AddShortcutPipelineTrainer(builder.Configuration);
-builder.Services.AddShortcutPipelineTrainerHost(builder.Configuration);
+builder.Services.AddShortcutPipelineTelemetry(builder.Configuration, PipelineTelemetry.TrainerService, TrainerMetrics.MeterName);
+builder.Services.AddShortcutPipelineHealth(builder.Configuration, storage => storage.TrainingQueue, storage => storage.RunsTable);
 using IHost host = builder.Build();
 ILogger logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ShortcutPipeline.Trainer");
 

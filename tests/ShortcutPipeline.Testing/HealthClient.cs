@@ -39,9 +39,11 @@ public sealed class HealthClient : IDisposable
 
     /// <summary>
     /// Polls <see cref="HealthOptions.ReadyPath"/> until it answers <paramref name="status"/> with a body that satisfies
-    /// <paramref name="until"/> (when given), within <paramref name="timeout"/>, and returns that body, parsed.
+    /// <paramref name="until"/> (when given), within <paramref name="timeout"/>, and returns that body, parsed. A timeout's
+    /// message ends with <paramref name="appOutput"/> (what the app printed), when given.
     /// </summary>
-    public async Task<JsonElement> WaitForReadinessAsync(HttpStatusCode status, TimeSpan timeout, Func<JsonElement, bool>? until = null)
+    public async Task<JsonElement> WaitForReadinessAsync(
+        HttpStatusCode status, TimeSpan timeout, Func<JsonElement, bool>? until = null, Func<string>? appOutput = null)
     {
         (HttpStatusCode Status, string Body)? last = null;
         JsonElement body = default;
@@ -58,7 +60,8 @@ public sealed class HealthClient : IDisposable
                 return until?.Invoke(body) ?? true;
             },
             timeout,
-            () => Task.FromResult($"{HealthOptions.ReadyPath} to answer {(int)status}; the last answer: {(last is { } answer ? $"{(int)answer.Status} {answer.Body}" : "none")}"))
+            () => Task.FromResult($"{HealthOptions.ReadyPath} to answer {(int)status}; the last answer: {(last is { } answer ? $"{(int)answer.Status} {answer.Body}" : "none")}"
+                + (appOutput is null ? "" : $"\nThe app's output:\n{appOutput()}")))
             .ConfigureAwait(false);
         return body;
     }

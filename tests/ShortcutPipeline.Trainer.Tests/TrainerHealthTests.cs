@@ -19,12 +19,12 @@ public sealed class TrainerHealthTests(AzuriteFixture azurite) : IClassFixture<A
         using TrainerProcess trainer = TrainerProcess.Start(gate.ConnectionString, storage.Options, TrainerTestContext.FastOptions(work.Path), "--loop");
         using var health = new HealthClient(trainer.HealthPort);
 
-        JsonElement unreachable = await health.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable, Wait.Long);
+        JsonElement unreachable = await health.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable, Wait.Long, appOutput: () => trainer.Output);
         Assert.False(HealthClient.Check(unreachable, "storage").GetProperty("ready").GetBoolean());
         Assert.Equal(HttpStatusCode.OK, (await health.GetAsync(HealthOptions.LivePath)).Status);
 
         gate.Open();
-        JsonElement ready = await health.WaitForReadinessAsync(HttpStatusCode.OK, Wait.Long);
+        JsonElement ready = await health.WaitForReadinessAsync(HttpStatusCode.OK, Wait.Long, appOutput: () => trainer.Output);
 
         Assert.Contains($"queue {storage.Options.TrainingQueue}", HealthClient.Detail(ready, "storage"), StringComparison.Ordinal);
         Assert.Contains($"table {storage.Options.RunsTable}", HealthClient.Detail(ready, "storage"), StringComparison.Ordinal);

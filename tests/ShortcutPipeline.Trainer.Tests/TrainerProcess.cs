@@ -38,7 +38,7 @@ internal sealed class TrainerProcess : IDisposable
     /// <summary>Starts <c>dotnet ShortcutPipeline.Trainer.dll {arguments}</c> over <paramref name="storage"/>.</summary>
     public static TrainerProcess Start(string connectionString, PipelineStorageOptions storage, TrainerHostOptions trainer, params string[] arguments)
     {
-        int healthPort = LoopbackPorts.Free();
+        int healthPort = LoopbackPorts.FreeForAnotherProcess();
         var settings = new Dictionary<string, string?>
         {
             [SettingNames.StorageConnection] = connectionString,

@@ -18,14 +18,14 @@ public sealed class WorkerHealthTests(AzuriteFixture azurite) : IClassFixture<Az
         using var health = new HealthClient(worker.HealthPort);
 
         // Not ready while the model it is told to serve is not registered, let alone loaded; alive all the same.
-        JsonElement waiting = await health.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable, Wait.Long,
+        JsonElement waiting = await health.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable, Wait.Long, appOutput: () => worker.Output,
             until: body => HealthClient.Detail(body, "models").Contains("tiny: not loaded yet: not registered", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.OK, (await health.GetAsync(Core.Health.HealthOptions.LivePath)).Status);
         Assert.True(HealthClient.Check(waiting, "storage").GetProperty("ready").GetBoolean());
         Assert.False(HealthClient.Check(waiting, "models").GetProperty("ready").GetBoolean());
 
         await TestModels.RegisterAsync(pipeline, TestModels.Tiny);
-        JsonElement ready = await health.WaitForReadinessAsync(HttpStatusCode.OK, Wait.Long);
+        JsonElement ready = await health.WaitForReadinessAsync(HttpStatusCode.OK, Wait.Long, appOutput: () => worker.Output);
 
         Assert.Equal("ready", ready.GetProperty("status").GetString());
         Assert.Contains("tiny: version v1 loaded. Loaded now: tiny v1.", HealthClient.Detail(ready, "models"), StringComparison.Ordinal);
@@ -40,7 +40,7 @@ public sealed class WorkerHealthTests(AzuriteFixture azurite) : IClassFixture<Az
         await using WorkerProcess worker = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, Settings(cache.Path, preload: null));
         using var health = new HealthClient(worker.HealthPort);
 
-        JsonElement ready = await health.WaitForReadinessAsync(HttpStatusCode.OK, Wait.Long);
+        JsonElement ready = await health.WaitForReadinessAsync(HttpStatusCode.OK, Wait.Long, appOutput: () => worker.Output);
         Assert.Contains("No models to preload", HealthClient.Detail(ready, "models"), StringComparison.Ordinal);
 
         const string jobId = "console-spans";
@@ -54,6 +54,19 @@ public sealed class WorkerHealthTests(AzuriteFixture azurite) : IClassFixture<Az
         Assert.Contains($"{TelemetryAttributes.JobId}: {jobId}", worker.Output, StringComparison.Ordinal);
         Assert.Contains(PipelineTelemetry.WorkerService, worker.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void PreloadSettingsThatCannotWorkAreRefusedByName()
+    {
+        Assert.Equal(["a", "b"], new ModelPreloadOptions { PreloadModels = " a, b,,a " }.Models);
+        Assert.Contains("\"no/such\" is not a model name", Refusal(new ModelPreloadOptions { PreloadModels = "fine,no/such" }, 2), StringComparison.Ordinal);
+        Assert.Contains("they would unload each other", Refusal(new ModelPreloadOptions { PreloadModels = "a,b,c" }, 2), StringComparison.Ordinal);
+        Assert.Contains(nameof(ModelPreloadOptions.PreloadRetryDelay), Refusal(new ModelPreloadOptions { PreloadRetryDelay = TimeSpan.Zero }, 2), StringComparison.Ordinal);
+        new ModelPreloadOptions { PreloadModels = "a,b" }.Validate(loadedModels: 2);
+    }
+
+    private static string Refusal(ModelPreloadOptions options, int loadedModels) =>
+        Assert.Throws<InvalidOperationException>(() => options.Validate(loadedModels)).Message;
 
     private static Dictionary<string, string> Settings(string cache, string? preload)
     {

@@ -33,7 +33,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
     /// <summary>Starts a worker on <paramref name="storage"/> with the given <c>ShortcutPipeline:Worker</c> settings.</summary>
     public static WorkerProcess Start(string connectionString, PipelineStorageOptions storage, IReadOnlyDictionary<string, string> workerSettings)
     {
-        int healthPort = LoopbackPorts.Free();
+        int healthPort = LoopbackPorts.FreeForAnotherProcess();
         var settings = new Dictionary<string, string?>
         {
             [SettingNames.StorageConnection] = connectionString,
