@@ -1,9 +1,10 @@
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
-using ShortcutPipeline.Core;
+using ShortcutPipeline.Functions;
 
 // The storage settings (SettingNames: a ShortcutStorage connection string locally, the identity-based
-// ShortcutStorage__*ServiceUri settings in Azure) and the ShortcutPipeline__* options come from the app settings.
+// ShortcutStorage__*ServiceUri settings in Azure), the ShortcutPipeline__* options and APPLICATIONINSIGHTS_CONNECTION_STRING
+// (telemetry; without it, to the console) come from the app settings.
 FunctionsApplicationBuilder builder = FunctionsApplication.CreateBuilder(args);
-builder.Services.AddShortcutPipelineCore(builder.Configuration);
+builder.Services.AddShortcutPipelineFunctions(builder.Configuration);
 builder.Build().Run();

@@ -36,4 +36,10 @@ public static class SettingNames
 
     /// <summary>The Functions app: the training request (JSON, without a run id) that the timer launches; empty: none.</summary>
     public const string TrainingRequest = "Training__Request";
+
+    /// <summary>
+    /// The connection string of Application Insights: when set, the functions, the worker and the trainer export their traces,
+    /// metrics and logs there (see <c>Telemetry.TelemetryOptions</c>); when not, to standard output.
+    /// </summary>
+    public const string ApplicationInsightsConnectionString = "APPLICATIONINSIGHTS_CONNECTION_STRING";
 }

@@ -2,12 +2,16 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core.Health;
+using ShortcutPipeline.Core.Telemetry;
 using ShortcutPipeline.Trainer;
 
 // The trainer. --once (the default, what the Container Apps Job runs): take one training request from the training
 // queue, train it, exit. --loop: take requests until stopped (Ctrl+C), for local use. Settings come from the
 // environment (ShortcutStorage or the identity-based ShortcutStorage__* settings, ShortcutPipeline__Trainer__*,
-// ShortcutPipeline__Storage__*) and from --Name=value arguments.
+// ShortcutPipeline__Storage__*, the health port ShortcutPipeline__Health__Port, APPLICATIONINSIGHTS_CONNECTION_STRING for
+// telemetry, without which it goes to the console) and from --Name=value arguments. The health endpoints and telemetry run
+// while the host is started, around the training.
 const string Usage = """
     ShortcutPipeline.Trainer [--once | --loop] [--ShortcutPipeline:Trainer:Device=cuda ...]
       --once   take one training request from the queue, train it, exit (default)
@@ -30,6 +34,8 @@ if (loop && args.Contains("--once"))
 
 HostApplicationBuilder builder = Host.CreateApplicationBuilder(args.Where(arg => arg is not ("--once" or "--loop")).ToArray());
 builder.Services.AddShortcutPipelineTrainer(builder.Configuration);
+builder.Services.AddShortcutPipelineTelemetry(builder.Configuration, PipelineTelemetry.TrainerService, TrainerMetrics.MeterName);
+builder.Services.AddShortcutPipelineHealth(builder.Configuration, storage => storage.TrainingQueue, storage => storage.RunsTable);
 using IHost host = builder.Build();
 ILogger logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ShortcutPipeline.Trainer");
 
@@ -39,6 +45,7 @@ using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSi
 
 try
 {
+    await host.StartAsync(stopping.Token);
     TrainingQueueConsumer consumer = host.Services.GetRequiredService<TrainingQueueConsumer>();
     if (loop)
     {
@@ -63,7 +70,9 @@ catch (Exception exception)
 }
 finally
 {
-    // The console logger writes on a background thread: let it finish before the process ends.
+    // Stops the health endpoints; the telemetry is flushed as the host is disposed. The console logger writes on a background
+    // thread: let it finish before the process ends.
+    await host.StopAsync(CancellationToken.None);
     host.Services.GetRequiredService<ILoggerFactory>().Dispose();
 }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
@@ -8,6 +9,7 @@ using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Core.Telemetry;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Data;
@@ -39,7 +41,8 @@ public enum TrainingMessageOutcome
 /// <see cref="TrainingLoop"/>, upload each checkpoint's files (sampling export, grid, loss.csv, loss.png, then the
 /// resumable checkpoint) and record them, promote as the request's policy says, mark the run Succeeded and delete the
 /// message. An unexpected error records the error and rethrows, leaving the message to be delivered again: the next
-/// delivery resumes from the last checkpoint.
+/// delivery resumes from the last checkpoint. Each request is a span (<see cref="SpanNames.TrainingRun"/>) with the run id and
+/// model, and is counted, with its steps, checkpoints and promotions, in <see cref="TrainerMetrics"/>.
 /// </summary>
 public sealed partial class TrainingRunner
 {
@@ -50,12 +53,13 @@ public sealed partial class TrainingRunner
     private readonly TrainerHostOptions options;
     private readonly TrainingRequestReader reader;
     private readonly ILogger logger;
+    private readonly TrainerMetrics metrics;
     private readonly string trainerName = $"{Environment.MachineName}/{Environment.ProcessId}";
 
     /// <summary>A runner over the given services.</summary>
     public TrainingRunner(
         PipelineStorage storage, TrainingRunStore runs, TrainingDatasets datasets, ModelRegistry registry, TrainerHostOptions options,
-        ILogger<TrainingRunner> logger, TimeProvider? time = null)
+        ILogger<TrainingRunner> logger, TimeProvider? time = null, TrainerMetrics? metrics = null)
     {
         this.storage = storage ?? throw new ArgumentNullException(nameof(storage));
         this.runs = runs ?? throw new ArgumentNullException(nameof(runs));
@@ -63,6 +67,7 @@ public sealed partial class TrainingRunner
         this.registry = registry ?? throw new ArgumentNullException(nameof(registry));
         this.options = options ?? throw new ArgumentNullException(nameof(options));
         this.logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        this.metrics = metrics ?? new TrainerMetrics();
         options.Validate();
         reader = new TrainingRequestReader(time);
     }
@@ -70,11 +75,31 @@ public sealed partial class TrainingRunner
     private BlobContainerClient Checkpoints => storage.CheckpointsContainer;
 
     /// <summary>Processes one received message (received with the options' visibility timeout).</summary>
-    public async Task<TrainingMessageOutcome> ProcessAsync(QueueMessage message, CancellationToken cancellationToken)
+    public Task<TrainingMessageOutcome> ProcessAsync(QueueMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+        return PipelineTelemetry.TraceAsync(SpanNames.TrainingRun, null, async span =>
+        {
+            try
+            {
+                TrainingMessageOutcome outcome = await ProcessUntracedAsync(message, span, cancellationToken).ConfigureAwait(false);
+                span?.SetTag(TelemetryAttributes.Outcome, PipelineTelemetry.Lower(outcome));
+                metrics.RecordRequest(PipelineTelemetry.Lower(outcome));
+                return outcome;
+            }
+            catch
+            {
+                metrics.RecordRequest("error");
+                throw;
+            }
+        });
+    }
+
+    private async Task<TrainingMessageOutcome> ProcessUntracedAsync(QueueMessage message, Activity? span, CancellationToken cancellationToken)
+    {
         string text = message.Body?.ToString() ?? "";
         TrainingRequestReadResult read = reader.Read(text, "q-" + NotRunIdCharacter().Replace(message.MessageId, "-"));
+        span?.SetTag(TelemetryAttributes.RunId, read.RunId).SetTag(TelemetryAttributes.Model, read.Model);
         if (read.Request is not { } request)
         {
             await FailAsync(read.RunId, read.Model, text, read.ContentHash, read.Reasons, cancellationToken).ConfigureAwait(false);
@@ -82,6 +107,7 @@ public sealed partial class TrainingRunner
             return TrainingMessageOutcome.Failed;
         }
 
+        span?.SetTag(TelemetryAttributes.Preset, request.Preset).SetTag(TelemetryAttributes.Steps, request.Steps);
         await using QueueMessageHold hold = new(storage.TrainingQueue, message, options.VisibilityTimeout, logger);
         BlobClient leaseBlob = Checkpoints.GetBlobClient(TrainingBlobNames.File(request.Model, request.RunId, TrainingBlobNames.LeaseFileName));
         await using RunLease? lease = await RunLease.TryAcquireAsync(leaseBlob, options.LeaseDuration, logger, cancellationToken).ConfigureAwait(false);
@@ -235,7 +261,7 @@ public sealed partial class TrainingRunner
             CheckpointEvery = request.CheckpointEvery,
             KeepCheckpoints = 1,
         };
-        var progress = new LatestProgress();
+        var progress = new LatestProgress(metrics, request.Model, trainer.Step);
         long recordedStep = trainer.Step;
         await using var progressRecorder = new PeriodicRenewal(options.ProgressInterval, async token =>
         {
@@ -272,6 +298,7 @@ public sealed partial class TrainingRunner
         }
 
         logger.LogInformation("Run {RunId}: checkpoint of step {Step} uploaded ({Blob}).", request.RunId, files.Step, uploads[^1].Blob);
+        metrics.RecordCheckpoint(request.Model);
         await AfterCheckpointAsync(context, files.Step, files.SamplingModel, files.Metrics, cancellationToken).ConfigureAwait(false);
         await DeleteOldCheckpointsAsync(request, cancellationToken).ConfigureAwait(false);
     }
@@ -334,6 +361,11 @@ public sealed partial class TrainingRunner
         PromotionResult result = await registry.PromoteIfNewerAsync(Manifest(context, step, metrics), cancellationToken: cancellationToken)
             .ConfigureAwait(false);
         string version = TrainingBlobNames.VersionName(request.RunId, step);
+        if (result.Promoted)
+        {
+            this.metrics.RecordPromotion(request.Model);
+        }
+
         string note = result.Promoted
             ? $"Promoted {version}: {why}."
             : $"{version} is registered but not promoted ({why}): the latest version of {request.Model}, {result.Latest?.Manifest.Version}, is newer.";
@@ -429,13 +461,22 @@ public sealed partial class TrainingRunner
         public QualityGate? Gate { get; } = gate;
     }
 
-    /// <summary>Keeps the latest progress report (the training loop reports on its own thread, every step).</summary>
-    private sealed class LatestProgress : IProgress<TrainingProgress>
+    /// <summary>
+    /// Keeps the latest progress report (the training loop reports on its own thread, every step) and counts the steps in
+    /// the metrics, from the step the trainer starts at.
+    /// </summary>
+    private sealed class LatestProgress(TrainerMetrics metrics, string model, long startStep) : IProgress<TrainingProgress>
     {
         private TrainingProgress? latest;
+        private long countedStep = startStep;
 
         public TrainingProgress? Latest => Volatile.Read(ref latest);
 
-        public void Report(TrainingProgress value) => Volatile.Write(ref latest, value);
+        public void Report(TrainingProgress value)
+        {
+            Volatile.Write(ref latest, value);
+            metrics.RecordSteps(model, value.Step - countedStep, value);
+            countedStep = value.Step;
+        }
     }
 }

@@ -5,7 +5,8 @@ using ShortcutPipeline.Worker;
 
 // The storage settings (SettingNames: a ShortcutStorage connection string locally, the identity-based
 // ShortcutStorage__*ServiceUri settings in Azure), ShortcutPipeline__Storage__* names and the
-// ShortcutPipeline__Worker__* tuning (WorkerOptions) come from the environment.
+// ShortcutPipeline__Worker__* tuning (WorkerOptions, ModelPreloadOptions), the health port (ShortcutPipeline__Health__Port)
+// and APPLICATIONINSIGHTS_CONNECTION_STRING (telemetry; without it, to the console) come from the environment.
 HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
 builder.Logging.AddSimpleConsole(console =>
 {
@@ -15,5 +16,6 @@ builder.Logging.AddSimpleConsole(console =>
 });
 builder.Services.AddShortcutPipelineCore(builder.Configuration);
 builder.Services.AddShortcutPipelineWorker(builder.Configuration);
+builder.Services.AddShortcutPipelineWorkerHost(builder.Configuration);
 using IHost host = builder.Build();
 await host.RunAsync();

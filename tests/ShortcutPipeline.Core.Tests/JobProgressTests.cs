@@ -163,7 +163,8 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     }
 
     internal static async Task SubmitAsync(
-        TestPipeline pipeline, string id, int images, string? callbackUrl = null, string? deadline = null)
+        TestPipeline pipeline, string id, int images, string? callbackUrl = null, string? deadline = null,
+        IntakeOutcome expected = IntakeOutcome.Accepted)
     {
         var job = new Dictionary<string, object>
         {
@@ -183,6 +184,6 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
         }
 
         IntakeResult result = await pipeline.Intake.SubmitAsync(JsonSerializer.Serialize(job));
-        Assert.True(result.Outcome == IntakeOutcome.Accepted, string.Join("; ", result.Reasons));
+        Assert.True(result.Outcome == expected, $"{result.Outcome}: {string.Join("; ", result.Reasons)}");
     }
 }

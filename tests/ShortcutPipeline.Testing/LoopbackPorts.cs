@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -14,5 +15,46 @@ public static class LoopbackPorts
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         return port;
+    }
+
+    /// <summary>
+    /// A port, free on every interface a moment ago, below the range the system draws the local ports of outgoing
+    /// connections from, for a server that another process starts later: a port from <see cref="Free"/> may in between
+    /// become the local port of one of the many connections tests make, and the server could not bind it.
+    /// </summary>
+    public static int FreeForAnotherProcess()
+    {
+        int ephemeralStart = EphemeralRangeStart();
+        for (int attempt = 0; attempt < 1000; attempt++)
+        {
+            int port = Random.Shared.Next(10000, ephemeralStart);
+            var listener = new TcpListener(IPAddress.Any, port);
+            try
+            {
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: try another.
+            }
+            finally
+            {
+                listener.Stop();
+            }
+        }
+
+        throw new InvalidOperationException($"No free port from 10000 to {ephemeralStart}.");
+    }
+
+    // The first port of the system's ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range; elsewhere IANA's 49152).
+    private static int EphemeralRangeStart()
+    {
+        const string range = "/proc/sys/net/ipv4/ip_local_port_range";
+        return File.Exists(range)
+            && int.TryParse(File.ReadAllText(range).Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0], NumberStyles.None,
+                CultureInfo.InvariantCulture, out int start) && start > 11000
+            ? start
+            : 49152;
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ShortcutPipeline.Core;
+using ShortcutPipeline.Core.Health;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Testing;
 
@@ -14,7 +15,14 @@ internal sealed class TrainerProcess : IDisposable
 {
     private readonly AppProcess app;
 
-    private TrainerProcess(AppProcess app) => this.app = app;
+    private TrainerProcess(AppProcess app, int healthPort)
+    {
+        this.app = app;
+        HealthPort = healthPort;
+    }
+
+    /// <summary>The port of its health endpoints (each trainer process gets a free one).</summary>
+    public int HealthPort { get; }
 
     /// <summary>The trainer's assembly in its own build output (same configuration and framework as the tests).</summary>
     public static string AssemblyPath =>
@@ -30,7 +38,12 @@ internal sealed class TrainerProcess : IDisposable
     /// <summary>Starts <c>dotnet ShortcutPipeline.Trainer.dll {arguments}</c> over <paramref name="storage"/>.</summary>
     public static TrainerProcess Start(string connectionString, PipelineStorageOptions storage, TrainerHostOptions trainer, params string[] arguments)
     {
-        var settings = new Dictionary<string, string?> { [SettingNames.StorageConnection] = connectionString };
+        int healthPort = LoopbackPorts.FreeForAnotherProcess();
+        var settings = new Dictionary<string, string?>
+        {
+            [SettingNames.StorageConnection] = connectionString,
+            [HealthOptions.PortSetting] = healthPort.ToString(CultureInfo.InvariantCulture),
+        };
         foreach (var (name, value) in storage.ToSettings())
         {
             settings[name] = value;
@@ -44,8 +57,11 @@ internal sealed class TrainerProcess : IDisposable
 
         settings["Logging:Console:FormatterName"] = "simple";
         settings["Logging:Console:FormatterOptions:SingleLine"] = "true";
-        return new TrainerProcess(AppProcess.Start(AssemblyPath, settings, arguments));
+        return new TrainerProcess(AppProcess.Start(AssemblyPath, settings, arguments), healthPort);
     }
+
+    /// <inheritdoc cref="AppProcess.TerminateAsync"/>
+    public Task TerminateAsync() => app.TerminateAsync();
 
     /// <inheritdoc cref="AppProcess.Kill"/>
     public void Kill() => app.Kill();

@@ -1,4 +1,6 @@
+using System.Globalization;
 using ShortcutPipeline.Core;
+using ShortcutPipeline.Core.Health;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Testing;
 
@@ -13,7 +15,14 @@ internal sealed class WorkerProcess : IAsyncDisposable
 {
     private readonly AppProcess app;
 
-    private WorkerProcess(AppProcess app) => this.app = app;
+    private WorkerProcess(AppProcess app, int healthPort)
+    {
+        this.app = app;
+        HealthPort = healthPort;
+    }
+
+    /// <summary>The port of its health endpoints (each worker process gets a free one, so that tests can run side by side).</summary>
+    public int HealthPort { get; }
 
     /// <summary>The worker's assembly in its own build output (same configuration and framework as the tests).</summary>
     public static string AssemblyPath =>
@@ -24,7 +33,12 @@ internal sealed class WorkerProcess : IAsyncDisposable
     /// <summary>Starts a worker on <paramref name="storage"/> with the given <c>ShortcutPipeline:Worker</c> settings.</summary>
     public static WorkerProcess Start(string connectionString, PipelineStorageOptions storage, IReadOnlyDictionary<string, string> workerSettings)
     {
-        var settings = new Dictionary<string, string?> { [SettingNames.StorageConnection] = connectionString };
+        int healthPort = LoopbackPorts.FreeForAnotherProcess();
+        var settings = new Dictionary<string, string?>
+        {
+            [SettingNames.StorageConnection] = connectionString,
+            [HealthOptions.PortSetting] = healthPort.ToString(CultureInfo.InvariantCulture),
+        };
         foreach (var (name, value) in storage.ToSettings())
         {
             settings[name] = value;
@@ -35,7 +49,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
             settings[$"{WorkerOptions.SectionName}:{name}"] = value;
         }
 
-        return new WorkerProcess(AppProcess.Start(AssemblyPath, settings));
+        return new WorkerProcess(AppProcess.Start(AssemblyPath, settings), healthPort);
     }
 
     /// <inheritdoc cref="AppProcess.WaitForOutputAsync"/>

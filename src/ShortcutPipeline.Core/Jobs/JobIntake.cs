@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -5,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Core.Telemetry;
 
 namespace ShortcutPipeline.Core.Jobs;
 
@@ -84,10 +86,22 @@ public sealed class JobIntake
     /// Takes one job message. <paramref name="messageId"/> (the queue message id, or a request id) names jobs
     /// that carry no id of their own, so that a redelivery of the same message maps to the same job.
     /// </summary>
-    public async Task<IntakeResult> SubmitAsync(string? message, string? messageId = null, CancellationToken cancellationToken = default)
+    /// <remarks>Traced as span <see cref="SpanNames.SubmitJob"/> with the job id, and counted in <see cref="JobMetrics"/>.</remarks>
+    public Task<IntakeResult> SubmitAsync(string? message, string? messageId = null, CancellationToken cancellationToken = default) =>
+        PipelineTelemetry.TraceAsync(SpanNames.SubmitJob, null, async span =>
+        {
+            IntakeResult result = await SubmitUntracedAsync(message ?? "", messageId, span, cancellationToken).ConfigureAwait(false);
+            span?.SetTag(TelemetryAttributes.JobId, result.JobId)
+                .SetTag(TelemetryAttributes.Outcome, PipelineTelemetry.Lower(result.Outcome))
+                .SetTag(TelemetryAttributes.JobState, PipelineTelemetry.Lower(result.State));
+            JobMetrics.RecordSubmission(result.Outcome);
+            return result;
+        });
+
+    private async Task<IntakeResult> SubmitUntracedAsync(string message, string? messageId, Activity? span, CancellationToken cancellationToken)
     {
-        message ??= "";
         JobReadResult read = reader.Read(message, messageId);
+        span?.SetTag(TelemetryAttributes.JobId, read.JobId);
         JobStatusRecord? existing = await store.GetAsync(read.JobId, cancellationToken).ConfigureAwait(false);
         if (existing is not null)
         {
@@ -124,6 +138,9 @@ public sealed class JobIntake
         }
 
         await EnqueueWorkAsync(job.Id, items, alreadyEnqueued: 0, cancellationToken).ConfigureAwait(false);
+        span?.SetTag(TelemetryAttributes.Model, job.Model.Name).SetTag(TelemetryAttributes.ModelVersion, record.ModelVersion)
+            .SetTag(TelemetryAttributes.Images, job.ImageCount).SetTag(TelemetryAttributes.Steps, job.Steps).SetTag(TelemetryAttributes.WorkItems, items.Count);
+        JobMetrics.RecordAcceptedImages(job.ImageCount);
         logger.LogInformation(
             "Accepted job {JobId}: {Images} images of {Model} {Version} in {Steps} steps, {WorkItems} work items.",
             job.Id, job.ImageCount, job.Model.Name, record.ModelVersion, job.Steps, items.Count);

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using ShortcutPipeline.Core.Telemetry;
 
 namespace ShortcutPipeline.Core.Jobs;
 
@@ -28,7 +30,9 @@ public sealed record ImageRecordResult(ImageRecordOutcome Outcome, JobState Stat
 
 /// <summary>
 /// What workers report about jobs. Every update is optimistic (ETag; retried on HTTP 412), so any number
-/// of workers may report on one job at once. Completing (and failing) a job sends its callback, once.
+/// of workers may report on one job at once. Completing (and failing) a job sends its callback, once. Each call is a span of
+/// <see cref="PipelineTelemetry.Source"/> (<see cref="SpanNames.StartJob"/>, <see cref="SpanNames.RecordImages"/>,
+/// <see cref="SpanNames.FailJob"/>) with the job id, and images recorded and jobs finished are counted in <see cref="JobMetrics"/>.
 /// </summary>
 public sealed class JobProgress
 {
@@ -50,21 +54,25 @@ public sealed class JobProgress
     /// Moves a queued job to <see cref="JobState.Running"/>. True when the job is running now (also when it
     /// was already); false when it is unknown or finished.
     /// </summary>
-    public async Task<bool> MarkRunningAsync(string jobId, CancellationToken cancellationToken = default)
+    public Task<bool> MarkRunningAsync(string jobId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
-        (JobStatusRecord? record, _) = await store.UpdateAsync(jobId, r =>
+        return PipelineTelemetry.TraceAsync(SpanNames.StartJob, jobId, async span =>
         {
-            if (r.JobState != JobState.Queued)
+            (JobStatusRecord? record, _) = await store.UpdateAsync(jobId, r =>
             {
-                return false;
-            }
+                if (r.JobState != JobState.Queued)
+                {
+                    return false;
+                }
 
-            r.JobState = JobState.Running;
-            r.StartedAt = time.GetUtcNow();
-            return true;
-        }, cancellationToken).ConfigureAwait(false);
-        return record?.JobState == JobState.Running;
+                r.JobState = JobState.Running;
+                r.StartedAt = time.GetUtcNow();
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+            SetState(span, record);
+            return record?.JobState == JobState.Running;
+        });
     }
 
     /// <summary>
@@ -87,7 +95,7 @@ public sealed class JobProgress
     /// <see cref="ImageRecordOutcome.AlreadyRecorded"/> only when every index was counted before.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An index is not an image index of the job.</exception>
-    public async Task<ImageRecordResult> RecordImagesAsync(
+    public Task<ImageRecordResult> RecordImagesAsync(
         string jobId, IReadOnlyCollection<int> indices, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
@@ -97,7 +105,22 @@ public sealed class JobProgress
             throw new ArgumentOutOfRangeException(nameof(indices), "Name at least one image index, none negative.");
         }
 
+        return PipelineTelemetry.TraceAsync(SpanNames.RecordImages, jobId, async span =>
+        {
+            span?.SetTag(TelemetryAttributes.Images, indices.Count);
+            ImageRecordResult result = await RecordImagesUntracedAsync(jobId, indices, cancellationToken).ConfigureAwait(false);
+            span?.SetTag(TelemetryAttributes.Outcome, PipelineTelemetry.Lower(result.Outcome))
+                .SetTag(TelemetryAttributes.JobState, PipelineTelemetry.Lower(result.State))
+                .SetTag(TelemetryAttributes.DoneImages, result.DoneImages)
+                .SetTag(TelemetryAttributes.TotalImages, result.TotalImages);
+            return result;
+        });
+    }
+
+    private async Task<ImageRecordResult> RecordImagesUntracedAsync(string jobId, IReadOnlyCollection<int> indices, CancellationToken cancellationToken)
+    {
         var outcome = ImageRecordOutcome.Recorded;
+        int added = 0;
         (JobStatusRecord? record, bool changed) = await store.UpdateAsync(jobId, r =>
         {
             int outside = indices.FirstOrDefault(index => index >= r.TotalImages, -1);
@@ -120,7 +143,9 @@ public sealed class JobProgress
                 CompletedImages.Add(r.CompletedBitmap, index);
             }
 
+            int before = r.DoneImages;
             r.DoneImages = CompletedImages.Count(r.CompletedBitmap);
+            added = r.DoneImages - before;
             if (r.JobState == JobState.Queued)
             {
                 r.JobState = JobState.Running;
@@ -143,8 +168,14 @@ public sealed class JobProgress
             return new ImageRecordResult(ImageRecordOutcome.JobNotFound, JobState.Rejected, 0, 0);
         }
 
+        if (changed)
+        {
+            JobMetrics.RecordImages(added, record.Model);
+        }
+
         if (changed && outcome == ImageRecordOutcome.CompletedJob)
         {
+            JobMetrics.RecordFinished(record);
             logger.LogInformation("Job {JobId} completed: {TotalImages} images.", jobId, record.TotalImages);
             await statusService.NotifyAsync(record, null, cancellationToken).ConfigureAwait(false);
         }
@@ -156,21 +187,25 @@ public sealed class JobProgress
     /// Fails an unfinished job with <paramref name="reason"/> (shown as the status's error) and sends its
     /// callback. True when this call failed it; false when it was unknown or finished already.
     /// </summary>
-    public async Task<bool> MarkFailedAsync(string jobId, string reason, CancellationToken cancellationToken = default)
+    public Task<bool> MarkFailedAsync(string jobId, string reason, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        (JobStatusRecord? record, bool changed) = await store.FinishUnlessTerminalAsync(
-            jobId, JobState.Failed, time, r => r.Error = reason.Length <= 4000 ? reason : reason[..4000], cancellationToken)
-            .ConfigureAwait(false);
-
-        if (record is not null && changed)
+        return PipelineTelemetry.TraceAsync(SpanNames.FailJob, jobId, async span =>
         {
-            logger.LogWarning("Job {JobId} failed: {Reason}", jobId, reason);
-            await statusService.NotifyAsync(record, null, cancellationToken).ConfigureAwait(false);
-        }
+            (JobStatusRecord? record, bool changed) = await store.FinishUnlessTerminalAsync(
+                jobId, JobState.Failed, time, r => r.Error = reason.Length <= 4000 ? reason : reason[..4000], cancellationToken)
+                .ConfigureAwait(false);
+            SetState(span, record);
+            if (record is not null && changed)
+            {
+                JobMetrics.RecordFinished(record);
+                logger.LogWarning("Job {JobId} failed: {Reason}", jobId, reason);
+                await statusService.NotifyAsync(record, null, cancellationToken).ConfigureAwait(false);
+            }
 
-        return changed;
+            return changed;
+        });
     }
 
     /// <summary>
@@ -186,4 +221,8 @@ public sealed class JobProgress
             || record.JobState.IsTerminal()
             || (record.Deadline is DateTimeOffset deadline && deadline <= time.GetUtcNow());
     }
+
+    /// <summary>Tags <paramref name="span"/> with the job's state after an update (none: the job is unknown).</summary>
+    internal static void SetState(Activity? span, JobStatusRecord? record) =>
+        span?.SetTag(TelemetryAttributes.JobState, record is null ? "unknown" : PipelineTelemetry.Lower(record.JobState));
 }

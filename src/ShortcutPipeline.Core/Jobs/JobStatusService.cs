@@ -4,6 +4,7 @@ using Azure.Storage.Blobs.Models;
 using Azure.Storage.Sas;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Core.Telemetry;
 
 namespace ShortcutPipeline.Core.Jobs;
 
@@ -65,6 +66,7 @@ public sealed class JobStatusService
     /// Cancels job <paramref name="jobId"/> unless it has finished already. Workers skip the rest of a
     /// cancelled job's work (<see cref="JobProgress.IsCancelledOrExpiredAsync"/>). A callback is sent.
     /// </summary>
+    /// <remarks>Traced as span <see cref="SpanNames.CancelJob"/> with the job id; a cancellation is counted in <see cref="JobMetrics"/>.</remarks>
     public async Task<CancelResult> CancelAsync(string jobId, CancellationToken cancellationToken = default)
     {
         if (!GenerationJobReader.IsValidJobId(jobId))
@@ -72,21 +74,27 @@ public sealed class JobStatusService
             return new CancelResult(CancelOutcome.NotFound, null);
         }
 
-        (JobStatusRecord? record, bool changed) = await store.FinishUnlessTerminalAsync(
-            jobId, JobState.Cancelled, time, alsoChange: null, cancellationToken).ConfigureAwait(false);
-
-        if (record is null)
+        return await PipelineTelemetry.TraceAsync(SpanNames.CancelJob, jobId, async span =>
         {
-            return new CancelResult(CancelOutcome.NotFound, null);
-        }
+            (JobStatusRecord? record, bool changed) = await store.FinishUnlessTerminalAsync(
+                jobId, JobState.Cancelled, time, alsoChange: null, cancellationToken).ConfigureAwait(false);
+            JobProgress.SetState(span, record);
+            if (record is null)
+            {
+                return new CancelResult(CancelOutcome.NotFound, null);
+            }
 
-        JobStatus status = await ToStatusAsync(record, cancellationToken).ConfigureAwait(false);
-        if (changed)
-        {
-            await NotifyAsync(record, status, cancellationToken).ConfigureAwait(false);
-        }
+            JobStatus status = await ToStatusAsync(record, cancellationToken).ConfigureAwait(false);
+            if (changed)
+            {
+                JobMetrics.RecordFinished(record);
+                await NotifyAsync(record, status, cancellationToken).ConfigureAwait(false);
+            }
 
-        return new CancelResult(changed ? CancelOutcome.Cancelled : CancelOutcome.AlreadyFinished, status);
+            var result = new CancelResult(changed ? CancelOutcome.Cancelled : CancelOutcome.AlreadyFinished, status);
+            span?.SetTag(TelemetryAttributes.Outcome, PipelineTelemetry.Lower(result.Outcome));
+            return result;
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Sends the callback of a job that just reached a terminal state (if it has a callback URL).</summary>
