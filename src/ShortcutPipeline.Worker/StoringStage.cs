@@ -149,7 +149,7 @@ internal sealed class StoringStage
         }
 
         await recorder.RecordAsync(item.JobId, image.Image.Index).ConfigureAwait(false);
-        metrics.RecordImageStored(item.Steps, Stopwatch.GetElapsedTime(image.Held.ReceivedTimestamp));
+        metrics.RecordImageStored(item.Model, item.ModelVersion, item.Steps, Stopwatch.GetElapsedTime(image.Held.ReceivedTimestamp));
     }
 
     // Every row of the item has ended: fail the job if its deadline stopped rows, then delete the message.

@@ -123,10 +123,10 @@ public sealed class WorkerMetrics : IDisposable
         }
     }
 
-    /// <summary>Records an image stored, <paramref name="latency"/> after its work item was received.</summary>
-    public void RecordImageStored(int steps, TimeSpan latency)
+    /// <summary>Records an image of <paramref name="model"/> <paramref name="modelVersion"/> stored, <paramref name="latency"/> after its work item was received.</summary>
+    public void RecordImageStored(string model, string modelVersion, int steps, TimeSpan latency)
     {
-        var tags = new TagList { { "steps", steps } };
+        var tags = new TagList { { "model", model }, { "model_version", modelVersion }, { "steps", steps } };
         images.Add(1, tags);
         imageSeconds.Record(latency.TotalSeconds, tags);
         lock (gate)

@@ -73,7 +73,6 @@ public sealed class WorkerHealthTests(AzuriteFixture azurite) : IClassFixture<Az
         var settings = new Dictionary<string, string>
         {
             [nameof(WorkerOptions.Device)] = "cpu",
-            [nameof(WorkerOptions.MaxBatchWait)] = "00:00:00.2",
             [nameof(WorkerOptions.PollInterval)] = "00:00:00.2",
             [nameof(WorkerOptions.ModelCacheDirectory)] = cache,
             [nameof(ModelPreloadOptions.PreloadRetryDelay)] = "00:00:00.2",

@@ -20,7 +20,7 @@ public sealed class WorkerTelemetryTests(AzuriteFixture azurite) : IClassFixture
         TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
         await TestModels.RegisterAsync(pipeline, TestModels.Tiny, model: "observed");
         const string jobId = "observed-job";
-        await using (InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options => options.MaxBatchImages = 4))
+        await using (InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, options => options.MaxRowsPerPass = 4))
         {
             Assert.Equal(IntakeOutcome.Accepted, (await pipeline.Intake.SubmitAsync(
                 $$"""{ "id": "{{jobId}}", "model": { "name": "observed" }, "classes": [ { "label": 1, "count": 6 } ], "steps": 2 }""")).Outcome);
@@ -39,7 +39,7 @@ public sealed class WorkerTelemetryTests(AzuriteFixture azurite) : IClassFixture
         Assert.Same(last, spans[^1]);
         var model = (TelemetryAttributes.Model, (object?)"observed");
         Assert.Equal(6, telemetry.Total("shortcut.worker.images", ("model", "observed")));
-        Assert.True(telemetry.Total("shortcut.worker.batches", ("model", "observed")) >= 2);
+        Assert.True(telemetry.Total("shortcut.worker.forward_passes", ("model", "observed")) >= 2);
         Assert.Equal(6, telemetry.Total(JobMetrics.ImagesRecorded, model));
         Assert.Equal(1, telemetry.Total(JobMetrics.JobsFinished, (TelemetryAttributes.JobState, "completed")));
     }

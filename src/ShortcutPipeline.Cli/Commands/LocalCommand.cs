@@ -67,7 +67,7 @@ public static class LocalCommand
                 emulator.ConnectionString, new PipelineStorageOptions(), worker =>
                 {
                     worker.Device = parse.GetValue(device)!;
-                    worker.MaxBatchWait = TimeSpan.FromMilliseconds(500);
+                    worker.PollInterval = TimeSpan.FromMilliseconds(250);
                     worker.ModelCacheDirectory = Path.Combine(outDirectory, ".model-cache");
                 },
                 parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning, cancellationToken);
