@@ -26,7 +26,7 @@ public static class BenchPipelineCommand
         var preset = new Option<string>("--preset") { Description = "The architecture of the untrained model used when there is no other.", DefaultValueFactory = _ => "DiT-Small/4" };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass (the worker's MaxRowsPerPass; at most 256), and per job.", DefaultValueFactory = _ => 64 };
         var steps = new Option<int>("--steps") { Description = "Step budget of every image.", DefaultValueFactory = _ => 4 };
-        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many (half before the pipeline, half after), the pipeline gets as many jobs of one batch each.", DefaultValueFactory = _ => 16 };
+        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many, the pipeline gets as many jobs of one batch each, taking turns in up to four rounds.", DefaultValueFactory = _ => 16 };
         var device = CommonOptions.Device();
         var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
         var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
@@ -53,7 +53,8 @@ public static class BenchPipelineCommand
                 $"bare sampler:            {report.SamplerImagesPerSecond,10:F1} images/s"));
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"end to end via Azurite:  {report.PipelineImagesPerSecond,10:F1} images/s ({report.Images} images in {report.PipelineSeconds:F2} s; the worker ran {report.WorkerPasses} forward passes of {report.MeanRowsPerPass:F1} rows on average, {report.WorkerSamplingSeconds:F2} s in all, storing beside them)"));
-            await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"ratio (end to end / bare): {report.Ratio:F3}"));
+            await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"ratio (end to end / bare): {report.Ratio:F3}; per round, the two timed one after the other: {string.Join(", ", report.RoundRatios.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)))} (median {report.MedianRoundRatio:F3})"));
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"the worker's own forward passes ran at {report.WorkerSamplingImagesPerSecond:F1} images/s: end to end / that = {report.RatioToWorkerSampling:F3} (the same sampler, timed inside the worker in the same window)"));
             if (parse.GetValue(output) is { } path)
@@ -69,8 +70,11 @@ public static class BenchPipelineCommand
     public sealed record Report(
         string Model, string Device, string DType, int BatchSize, int Steps, int Images, double SamplerImagesPerSecond,
         double PipelineImagesPerSecond, double PipelineSeconds, long WorkerPasses, double MeanRowsPerPass, double WorkerSamplingSeconds,
-        double Ratio)
+        double Ratio, IReadOnlyList<double> RoundRatios)
     {
+        /// <summary>The median of the rounds' ratios (each round: the bare sampler and the pipeline one after the other).</summary>
+        public double MedianRoundRatio => RoundRatios.Order().ElementAt(RoundRatios.Count / 2) / 2 + RoundRatios.Order().ElementAt((RoundRatios.Count - 1) / 2) / 2;
+
         /// <summary>The sampler's rate inside the worker's forward passes (sampling and decoding, no storage).</summary>
         public double WorkerSamplingImagesPerSecond => Images / WorkerSamplingSeconds;
 
@@ -89,16 +93,14 @@ public static class BenchPipelineCommand
         var sampler = new ShortcutSampler(network);
         int classes = network.Config.NumClasses;
 
-        // The bare sampler is timed before and after the pipeline, half the batches each, so that a machine whose
-        // load drifts during the run weighs on both figures alike.
-        int first = Math.Max(1, batches / 2), second = Math.Max(1, batches - first);
-        await log.WriteLineAsync($"Timing the bare sampler: {first} batches of {batchSize} at {steps} steps...");
-        TimeSpan samplerTime = TimeSampler(sampler, batchSize, steps, first, device);
-
+        // The bare sampler and the pipeline take turns, a round each at a time (A B A B ...), so that a machine whose
+        // load drifts during the run weighs on both figures alike; each round's ratio is a pair measured side by side.
+        int rounds = Math.Clamp(batches / 2, 1, 4);
         await log.WriteLineAsync("Starting Azurite, the intake and the worker...");
         using AzuriteEmulator emulator = AzuriteEmulator.Start(await ToolsDirectory.FindOrInstallAzuriteAsync(log, cancellationToken));
         string cache = Directory.CreateTempSubdirectory("shortcut-bench-cache-").FullName;
-        double seconds;
+        TimeSpan samplerTime = TimeSpan.Zero, pipelineTime = TimeSpan.Zero;
+        var roundRatios = new List<double>();
         WorkerMetricsSnapshot before, after;
         try
         {
@@ -111,31 +113,37 @@ public static class BenchPipelineCommand
             }, logLevel, cancellationToken);
             await DefaultModel.RegisterAsync(pipeline.Registry, checkpoint, cancellationToken);
 
-            // One untimed job loads the model and warms up the whole path.
+            // One untimed job loads the model and warms up the whole path; the bare sampler warms up in TimeSampler.
             await RunJobsAsync(pipeline, "warm-up", 1, batchSize, steps, classes, cancellationToken);
             before = await MetricsAfterAsync(pipeline, batchSize, cancellationToken);
-            await log.WriteLineAsync($"Timing the pipeline: {batches} jobs of {batchSize} images at {steps} steps...");
-            var clock = Stopwatch.StartNew();
-            await RunJobsAsync(pipeline, "timed", batches, batchSize, steps, classes, cancellationToken);
-            seconds = clock.Elapsed.TotalSeconds;
-            after = await MetricsAfterAsync(pipeline, (1 + batches) * batchSize, cancellationToken);
+            for (int round = 0, done = 0; round < rounds; round++)
+            {
+                int count = (batches - done) / (rounds - round);
+                await log.WriteLineAsync($"Round {round + 1} of {rounds}: the bare sampler, then the pipeline, {count} batches of {batchSize} at {steps} steps each...");
+                TimeSpan bare = TimeSampler(sampler, batchSize, steps, count, device);
+                var clock = Stopwatch.StartNew();
+                await RunJobsAsync(pipeline, string.Create(CultureInfo.InvariantCulture, $"timed-{round}"), count, batchSize, steps, classes, cancellationToken);
+                TimeSpan piped = clock.Elapsed;
+                await MetricsAfterAsync(pipeline, (1 + done + count) * (long)batchSize, cancellationToken);
+                samplerTime += bare;
+                pipelineTime += piped;
+                roundRatios.Add(bare / piped);
+                done += count;
+            }
+
+            after = pipeline.Metrics.Snapshot();
         }
         finally
         {
             Directory.Delete(cache, recursive: true);
         }
 
-        await log.WriteLineAsync($"Timing the bare sampler again: {second} batches...");
-        TimeSpan samplerTimeAfter = TimeSampler(sampler, batchSize, steps, second, device);
-        await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"Bare sampler: {first * batchSize / samplerTime.TotalSeconds:F1} images/s before the pipeline, {second * batchSize / samplerTimeAfter.TotalSeconds:F1} after."));
-        samplerTime += samplerTimeAfter;
-        double samplerImagesPerSecond = (first + second) * batchSize / samplerTime.TotalSeconds;
-        double pipelineImagesPerSecond = batches * batchSize / seconds;
+        double samplerImagesPerSecond = batches * batchSize / samplerTime.TotalSeconds;
+        double pipelineImagesPerSecond = batches * batchSize / pipelineTime.TotalSeconds;
         long passes = after.ForwardPasses - before.ForwardPasses;
         return new Report(network.Config.Name, device.ToString(), dtype.ToString(), batchSize, steps, batches * batchSize, samplerImagesPerSecond,
-            pipelineImagesPerSecond, seconds, passes, (double)(after.RowsInPasses - before.RowsInPasses) / passes,
-            (after.SamplingTime - before.SamplingTime).TotalSeconds, pipelineImagesPerSecond / samplerImagesPerSecond);
+            pipelineImagesPerSecond, pipelineTime.TotalSeconds, passes, (double)(after.RowsInPasses - before.RowsInPasses) / passes,
+            (after.SamplingTime - before.SamplingTime).TotalSeconds, pipelineImagesPerSecond / samplerImagesPerSecond, roundRatios);
     }
 
     // A batch is counted just after its jobs complete: wait until the worker has counted every image stored.
