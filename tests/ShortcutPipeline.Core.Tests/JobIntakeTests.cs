@@ -236,6 +236,44 @@ public sealed class JobIntakeTests(AzuriteFixture azurite) : IClassFixture<Azuri
         Assert.Equal(IntakeOutcome.Accepted, result.Outcome);
     }
 
+    [Fact]
+    public async Task ALoneSurrogateInTheMessageTextIsARejectionWithAReason()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        // Not a JSON escape: the message string itself holds an unpaired high surrogate.
+        string job = "{ \"id\": \"lone\", \"model\": { \"name\": \"fashion\" }, \"classes\": [ { \"count\": 1 } ], \"steps\": 4, \"seed\": 1 }"
+            .Replace("\"lone\"", "\"lo\uD800ne\"", StringComparison.Ordinal);
+
+        IntakeResult result = await pipeline.Intake.SubmitAsync(job, "surrogate-message");
+
+        Assert.Equal(IntakeOutcome.Rejected, result.Outcome);
+        Assert.Contains(result.Reasons, r => r.Contains("The message is not valid UTF-16 text", StringComparison.Ordinal));
+        Assert.All(result.Reasons, reason => Assert.Null(PrintableText.FirstUnsafe(reason)));
+        Assert.Equal(JobState.Rejected, (await pipeline.Status.GetAsync(result.JobId))?.State);
+        Assert.Empty(await pipeline.DrainWorkQueueAsync());
+    }
+
+    [Fact]
+    public async Task ControlAndBidiCharactersAreEscapedInTheIntakesLogs()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        var logs = new TestLoggerProvider();
+        var intake = new JobIntake(pipeline.Storage, pipeline.Registry, pipeline.Status, logger: logs.CreateLogger<JobIntake>());
+        const string job = """
+            { "id": "controls", "model": { "name": "fa\u0000shion\u001b[2J" }, "classes": [ { "count": 1 } ], "steps": 4,
+              "priority": "\u202ehigh", "\u0007bell": 1 }
+            """;
+
+        IntakeResult result = await intake.SubmitAsync(job);
+
+        Assert.Equal(IntakeOutcome.Rejected, result.Outcome);
+        LoggedMessage rejection = Assert.Single(logs.Messages);
+        Assert.Null(PrintableText.FirstUnsafe(rejection.Message));
+        Assert.Contains("fa\\u0000shion\\u001b[2J", rejection.Message, StringComparison.Ordinal);
+        Assert.Contains("\\u202ehigh", rejection.Message, StringComparison.Ordinal);
+        Assert.Contains("$.\\u0007bell is not a known property", rejection.Message, StringComparison.Ordinal);
+    }
+
     private async Task<TestPipeline> CreatePipelineAsync()
     {
         TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);

@@ -24,7 +24,7 @@ internal sealed class TrainerTestContext : IDisposable
         TrainerHostOptions options = FastOptions(Path.Combine(folder.Path, "work"));
         Training = training;
         Options = options;
-        Logs = new TestLoggerProvider(output);
+        Logs = new TestLoggerProvider(output.WriteLine);
         Runner = new TrainingRunner(training.Storage, training.Runs, training.Datasets, training.Registry, options, Logs.CreateLogger<TrainingRunner>());
         Consumer = new TrainingQueueConsumer(training.Storage, Runner, options, Logs.CreateLogger<TrainingQueueConsumer>());
     }

@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace ShortcutPipeline.Core.Contracts;
 
@@ -29,10 +31,22 @@ internal static class JsonMessage
         return GenerationJobReader.HashOf(buffer.WrittenSpan);
     }
 
-    /// <summary>The message as a JSON document (its text, or the text its base64 decodes to); null, with a reason added, when it is neither.</summary>
+    /// <summary>
+    /// The message as a JSON document (its text, or the text its base64 decodes to); null, with a reason added, when it
+    /// is neither. A message that is not valid UTF-16 (a lone surrogate) gets a reason and is read with U+FFFD in its place.
+    /// Text inside the document is not checked here: see <see cref="CheckText"/>.
+    /// </summary>
     public static JsonDocument? Parse(string message, ReasonList reasons, out bool wasBase64)
     {
         wasBase64 = false;
+        int lone = IndexOfLoneSurrogate(message);
+        if (lone >= 0)
+        {
+            reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                $"The message is not valid UTF-16 text: character {lone} is a lone surrogate (U+{(int)message[lone]:X4}); send valid Unicode text."));
+            message = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(message));
+        }
+
         string? jsonError = TryParse(message, out JsonDocument? document);
         if (document is not null)
         {
@@ -62,6 +76,91 @@ internal static class JsonMessage
         }
 
         reasons.Add($"The message is not valid JSON: {jsonError}");
+        return null;
+    }
+
+    /// <summary>
+    /// The message's UTF-8 bytes as text. Bytes that are not UTF-8 get a reason (naming the offset of the first) and
+    /// are read as U+FFFD, so that the rest of the message can still be checked.
+    /// </summary>
+    public static string DecodeUtf8(ReadOnlySpan<byte> bytes, ReasonList reasons)
+    {
+        if (!Utf8.IsValid(bytes))
+        {
+            int offset = 0;
+            while (Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed) == OperationStatus.Done)
+            {
+                offset += consumed;
+            }
+
+            reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                $"The message is not valid UTF-8 text: the bytes at offset {offset} (0x{bytes[offset]:X2}...) are not a UTF-8 sequence; send valid Unicode text."));
+        }
+
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>
+    /// Adds a reason for every string value and property name under <paramref name="element"/> (at <paramref name="path"/>)
+    /// whose JSON escapes leave a lone surrogate (such as <c>"\ud800"</c>): text that is not valid Unicode. True when
+    /// there is none; only then may the document's strings be read.
+    /// </summary>
+    public static bool CheckText(JsonElement element, string path, ReasonList reasons)
+    {
+        bool valid = true;
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String when !TryGetText(element, out _):
+                reasons.Add($"{path} is not valid Unicode text: its escapes leave a lone surrogate (the JSON is {JobText.Truncate(element.GetRawText())}).");
+                return false;
+            case JsonValueKind.Object:
+                foreach (JsonProperty property in element.EnumerateObject())
+                {
+                    if (TryGetName(property, out string? name))
+                    {
+                        valid &= CheckText(property.Value, path + "." + JobText.Truncate(name!), reasons);
+                    }
+                    else
+                    {
+                        reasons.Add($"{path} has a property name that is not valid Unicode text: its escapes leave a lone surrogate.");
+                        valid = false;
+                    }
+                }
+
+                break;
+            case JsonValueKind.Array:
+                int index = 0;
+                foreach (JsonElement item in element.EnumerateArray())
+                {
+                    valid &= CheckText(item, string.Create(CultureInfo.InvariantCulture, $"{path}[{index++}]"), reasons);
+                }
+
+                break;
+        }
+
+        return valid;
+    }
+
+    /// <summary>
+    /// The string property <paramref name="name"/> of <paramref name="element"/> when it is valid Unicode text and
+    /// <paramref name="isValid"/> accepts it, else null; for documents that <see cref="CheckText"/> found invalid text in.
+    /// </summary>
+    public static string? ReadValidTextOrNull(JsonElement element, string name, Func<string, bool> isValid)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        foreach (JsonProperty property in element.EnumerateObject())
+        {
+            if (TryGetName(property, out string? propertyName) && propertyName == name
+                && property.Value.ValueKind == JsonValueKind.String && TryGetText(property.Value, out string? text) && isValid(text!))
+            {
+                return text;
+            }
+        }
+
         return null;
     }
 
@@ -145,14 +244,71 @@ internal static class JsonMessage
     {
         try
         {
-            document = JsonDocument.Parse(text, DocumentOptions);
+            try
+            {
+                document = JsonDocument.Parse(text, DocumentOptions);
+            }
+            catch (InvalidOperationException)
+            {
+                // The duplicate check reads every property name, and one is not valid Unicode: parse without the
+                // check, so that CheckText can say which (such a document is not read any further).
+                document = JsonDocument.Parse(text, DocumentOptions with { AllowDuplicateProperties = true });
+            }
+
             return null;
         }
         catch (JsonException exception)
         {
+            // The parser's message may quote the offending character.
             document = null;
-            return exception.Message;
+            return JobText.Escape(exception.Message);
         }
+    }
+
+    // A string whose escapes leave a lone surrogate throws when it is read.
+    private static bool TryGetText(JsonElement element, out string? text)
+    {
+        try
+        {
+            text = element.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = null;
+            return false;
+        }
+    }
+
+    private static bool TryGetName(JsonProperty property, out string? name)
+    {
+        try
+        {
+            name = property.Name;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            name = null;
+            return false;
+        }
+    }
+
+    private static int IndexOfLoneSurrogate(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static string? TryDecodeUtf8(ReadOnlySpan<byte> bytes)

@@ -8,7 +8,7 @@ using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Core.Jobs;
 
-/// <summary>What <see cref="JobIntake.SubmitAsync"/> did with a message.</summary>
+/// <summary>What <see cref="JobIntake.SubmitAsync(string?, string?, CancellationToken)"/> did with a message.</summary>
 public enum IntakeOutcome
 {
     /// <summary>A new job: its status record exists and its work items are on the work queue.</summary>
@@ -84,10 +84,21 @@ public sealed class JobIntake
     /// Takes one job message. <paramref name="messageId"/> (the queue message id, or a request id) names jobs
     /// that carry no id of their own, so that a redelivery of the same message maps to the same job.
     /// </summary>
-    public async Task<IntakeResult> SubmitAsync(string? message, string? messageId = null, CancellationToken cancellationToken = default)
+    public Task<IntakeResult> SubmitAsync(string? message, string? messageId = null, CancellationToken cancellationToken = default)
     {
         message ??= "";
-        JobReadResult read = reader.Read(message, messageId);
+        return SubmitAsync(reader.Read(message, messageId), Encoding.UTF8.GetBytes(message), messageId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes one job message given as its bytes (an HTTP request body): as <see cref="SubmitAsync(string?, string?, CancellationToken)"/>,
+    /// except that bytes that are not UTF-8 are a rejection reason, and the bytes are kept as they came.
+    /// </summary>
+    public Task<IntakeResult> SubmitAsync(ReadOnlyMemory<byte> message, string? messageId = null, CancellationToken cancellationToken = default) =>
+        SubmitAsync(reader.Read(message.Span, messageId), message.ToArray(), messageId, cancellationToken);
+
+    private async Task<IntakeResult> SubmitAsync(JobReadResult read, byte[] message, string? messageId, CancellationToken cancellationToken)
+    {
         JobStatusRecord? existing = await store.GetAsync(read.JobId, cancellationToken).ConfigureAwait(false);
         if (existing is not null)
         {
@@ -131,7 +142,7 @@ public sealed class JobIntake
     }
 
     private async Task<IntakeResult> ResubmitAsync(
-        JobReadResult read, JobStatusRecord existing, string message, string? messageId, CancellationToken cancellationToken)
+        JobReadResult read, JobStatusRecord existing, byte[] message, string? messageId, CancellationToken cancellationToken)
     {
         if (!string.Equals(existing.ContentHash, read.ContentHash, StringComparison.Ordinal))
         {
@@ -171,7 +182,7 @@ public sealed class JobIntake
     }
 
     private async Task<IntakeResult> RejectAsync(
-        string jobId, string contentHash, IReadOnlyList<string> reasons, JobReadResult read, string message, string? messageId,
+        string jobId, string contentHash, IReadOnlyList<string> reasons, JobReadResult read, byte[] message, string? messageId,
         CancellationToken cancellationToken)
     {
         var record = new JobStatusRecord
@@ -258,9 +269,8 @@ public sealed class JobIntake
         }
     }
 
-    private JobMessageRecord NewMessageRecord(JobReadResult read, string message, string? messageId)
+    private JobMessageRecord NewMessageRecord(JobReadResult read, byte[] bytes, string? messageId)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(message);
         bool truncated = bytes.Length > limits.MaxStoredMessageBytes;
         return new JobMessageRecord
         {

@@ -7,7 +7,7 @@ namespace ShortcutPipeline.Core.Jobs;
 
 /// <summary>
 /// Takes jobs off the jobs queue in-process: what the Functions app's queue trigger does in Azure, for the
-/// local run (and tests). Each message goes through <see cref="JobIntake.SubmitAsync"/> with its message id
+/// local run (and tests). Each message goes through <see cref="JobIntake.SubmitAsync(string?, string?, CancellationToken)"/> with its message id
 /// and is deleted afterwards; a message whose intake throws (a storage failure) is retried, and poisoned
 /// after <see cref="QueueReceiverOptions.MaxDequeueCount"/> deliveries, like the Functions host does.
 /// </summary>
