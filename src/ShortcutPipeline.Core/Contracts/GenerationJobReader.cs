@@ -513,7 +513,7 @@ public sealed class JobReadResult
     /// <summary>Every problem found, each a sentence naming the JSON path; empty when the message is a valid job.</summary>
     public IReadOnlyList<string> Reasons => ReasonList.ToList();
 
-    /// <summary>SHA-256 (hex) of the job JSON written compactly (of the raw message when it is not JSON): equal for equal jobs.</summary>
+    /// <summary>SHA-256 (hex) of the job JSON in its canonical form (see JsonMessage.WriteCanonical; of the raw message when it is not JSON, or holds text that is not Unicode): equal for equal jobs, whatever their key order or spelling.</summary>
     public required string ContentHash { get; init; }
 
     /// <summary>True when the message was base64 of the JSON.</summary>

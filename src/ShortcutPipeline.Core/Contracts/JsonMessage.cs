@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -19,16 +20,100 @@ internal static class JsonMessage
         AllowDuplicateProperties = false,
     };
 
-    /// <summary>SHA-256 (lowercase hex) of the JSON re-written compactly, so plain and base64 forms (and whitespace) of one message agree.</summary>
+    /// <summary>
+    /// SHA-256 (lowercase hex) of the JSON's canonical form (<see cref="WriteCanonical"/>), so that the plain and base64
+    /// forms of one message agree, and so do its whitespace, key order, string escapes and spellings of a number.
+    /// </summary>
     public static string HashOf(JsonElement root)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            root.WriteTo(writer);
+            WriteCanonical(root, writer);
         }
 
         return GenerationJobReader.HashOf(buffer.WrittenSpan);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="element"/> canonically: no whitespace, object properties sorted by name (ordinal),
+    /// strings escaped one way, numbers as <see cref="CanonicalNumber"/>. Its text must be valid (see <see cref="CheckText"/>).
+    /// </summary>
+    public static void WriteCanonical(JsonElement element, Utf8JsonWriter writer)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                writer.WriteStartObject();
+                foreach (JsonProperty property in element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                {
+                    writer.WritePropertyName(property.Name);
+                    WriteCanonical(property.Value, writer);
+                }
+
+                writer.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                writer.WriteStartArray();
+                foreach (JsonElement item in element.EnumerateArray())
+                {
+                    WriteCanonical(item, writer);
+                }
+
+                writer.WriteEndArray();
+                break;
+            case JsonValueKind.String:
+                writer.WriteStringValue(element.GetString());
+                break;
+            case JsonValueKind.Number:
+                writer.WriteRawValue(CanonicalNumber(element.GetRawText()), skipInputValidation: true);
+                break;
+            default:
+                element.WriteTo(writer);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// A JSON number written one way for one value, exactly (no rounding: 9007199254740993 stays apart from
+    /// 9007199254740992): the significant digits without leading or trailing zeros, then <c>E</c> and the exponent
+    /// unless it is 0; "0" for zero. 2.5, 2.50 and 25e-1 are all <c>25E-1</c>; 400 is <c>4E2</c>.
+    /// </summary>
+    public static string CanonicalNumber(string number)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(number);
+        bool negative = number[0] == '-';
+        int i = negative ? 1 : 0;
+        var digits = new StringBuilder(number.Length);
+        BigInteger exponent = 0;
+        for (; i < number.Length && char.IsAsciiDigit(number[i]); i++)
+        {
+            digits.Append(number[i]);
+        }
+
+        if (i < number.Length && number[i] == '.')
+        {
+            for (i++; i < number.Length && char.IsAsciiDigit(number[i]); i++)
+            {
+                digits.Append(number[i]);
+                exponent--;
+            }
+        }
+
+        if (i < number.Length && number[i] is 'e' or 'E')
+        {
+            exponent += BigInteger.Parse(number.AsSpan(i + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        }
+
+        string significant = digits.ToString().TrimStart('0');
+        if (significant.Length == 0)
+        {
+            return "0";
+        }
+
+        string trimmed = significant.TrimEnd('0');
+        exponent += significant.Length - trimmed.Length;
+        return (negative ? "-" : "") + trimmed + (exponent.IsZero ? "" : "E" + exponent.ToString(CultureInfo.InvariantCulture));
     }
 
     /// <summary>
