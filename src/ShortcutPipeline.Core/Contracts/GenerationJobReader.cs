@@ -135,6 +135,7 @@ public sealed partial class GenerationJobReader
             Model = draft.Model,
             Labels = draft.Labels,
             Deadline = draft.Deadline,
+            CallbackUrl = draft.CallbackUrl,
         };
     }
 
@@ -529,4 +530,6 @@ public sealed class JobReadResult
     internal IReadOnlyList<LabelUse> Labels { get; init; } = [];
 
     internal DateTimeOffset? Deadline { get; init; }
+
+    internal Uri? CallbackUrl { get; init; }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using ShortcutPipeline.Core.Callbacks;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
@@ -67,6 +68,7 @@ public sealed class JobIntake
     private readonly GenerationJobLimits limits;
     private readonly GenerationJobReader reader;
     private readonly JobStatusStore store;
+    private readonly CallbackTargetGuard callbackGuard;
     private readonly TimeProvider time;
     private readonly ILogger logger;
 
@@ -81,6 +83,7 @@ public sealed class JobIntake
         this.limits = limits ?? new GenerationJobLimits();
         reader = new GenerationJobReader(this.limits);
         store = statusService.Store;
+        callbackGuard = statusService.Callbacks.Guard;
         this.time = time ?? TimeProvider.System;
         this.logger = logger ?? (ILogger)NullLogger.Instance;
     }
@@ -104,7 +107,7 @@ public sealed class JobIntake
 
     private async Task<IntakeResult> SubmitAsync(JobReadResult read, byte[] message, string? messageId, CancellationToken cancellationToken)
     {
-        ModelManifest? manifest = await CheckAgainstRegistryAndClockAsync(read, cancellationToken).ConfigureAwait(false);
+        ModelManifest? manifest = await CheckAgainstStorageNetworkAndClockAsync(read, cancellationToken).ConfigureAwait(false);
         return await DecideAsync(new Submission(read, message, messageId, manifest), cancellationToken).ConfigureAwait(false);
     }
 
@@ -266,8 +269,9 @@ public sealed class JobIntake
     private static IntakeResult Rejected(string jobId, IReadOnlyList<string> reasons) =>
         new() { Outcome = IntakeOutcome.Rejected, JobId = jobId, State = JobState.Rejected, Reasons = reasons };
 
-    // The checks that need storage or the clock; adds their reasons to the read result's. Returns the resolved model.
-    private async Task<ModelManifest?> CheckAgainstRegistryAndClockAsync(JobReadResult read, CancellationToken cancellationToken)
+    // The checks that need storage, the network (the callback's host) or the clock; adds their reasons to the read
+    // result's. Returns the resolved model. A resolver failure that may pass throws (the message is retried).
+    private async Task<ModelManifest?> CheckAgainstStorageNetworkAndClockAsync(JobReadResult read, CancellationToken cancellationToken)
     {
         ModelManifest? manifest = null;
         if (read.Model is { } model)
@@ -291,6 +295,15 @@ public sealed class JobIntake
                     read.ReasonList.Add(string.Create(CultureInfo.InvariantCulture,
                         $"{use.Path} is {use.Label}, but model \"{manifest.Model}\" version \"{manifest.Version}\" has {classes} classes (labels 0 to {classes - 1})."));
                 }
+            }
+        }
+
+        if (read.CallbackUrl is Uri callbackUrl)
+        {
+            CallbackTarget target = await callbackGuard.CheckAsync(callbackUrl, cancellationToken).ConfigureAwait(false);
+            if (!target.Allowed)
+            {
+                read.ReasonList.Add($"$.callbackUrl {JobText.Quote(callbackUrl.OriginalString)} is refused: {target.Refusal}.");
             }
         }
 
