@@ -26,24 +26,24 @@ public sealed record CallbackAnswer(int Status, string Body = "", IReadOnlyDicti
 /// </summary>
 public sealed class CallbackReceiver : IDisposable
 {
-    private readonly TcpListener listener;
-    private readonly CancellationTokenSource stopping = new();
     private readonly ConcurrentQueue<ReceivedRequest> requests = new();
-    private readonly Task accepting;
+    private readonly AcceptLoop loop;
     private int connections;
 
     /// <summary>Starts listening on a free port.</summary>
     public CallbackReceiver()
     {
-        listener = new TcpListener(IPAddress.IPv6Any, 0);
+        var listener = new TcpListener(IPAddress.IPv6Any, 0);
         listener.Server.DualMode = true;
-        listener.Start();
-        Port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        accepting = AcceptAsync();
+        loop = new AcceptLoop(listener, socket =>
+        {
+            Interlocked.Increment(ref connections);
+            _ = ServeAsync(socket);
+        });
     }
 
     /// <summary>The port.</summary>
-    public int Port { get; }
+    public int Port => loop.Port;
 
     /// <summary>What every request gets (by default 204 No Content).</summary>
     public Func<ReceivedRequest, CallbackAnswer> Answer { get; set; } = _ => new CallbackAnswer(204);
@@ -58,50 +58,16 @@ public sealed class CallbackReceiver : IDisposable
     public Uri Url(string host, string path = "/hook") => new(string.Create(CultureInfo.InvariantCulture, $"http://{host}:{Port}{path}"));
 
     /// <summary>Stops listening.</summary>
-    public void Dispose()
+    public void Dispose() => loop.Dispose();
+
+    private async Task ServeAsync(Socket socket)
     {
-        stopping.Cancel();
-        listener.Stop();
-        try
-        {
-            accepting.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-            // Stopped while accepting.
-        }
-
-        stopping.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!stopping.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await listener.AcceptTcpClientAsync(stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception exception) when (exception is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            Interlocked.Increment(ref connections);
-            _ = ServeAsync(client);
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
-    {
-        using (client)
+        using (var stream = new NetworkStream(socket, ownsSocket: true))
         {
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(loop.Stopping);
                 timeout.CancelAfter(TimeSpan.FromSeconds(30));
-                NetworkStream stream = client.GetStream();
                 ReceivedRequest? request = await ReadRequestAsync(stream, timeout.Token).ConfigureAwait(false);
                 if (request is null)
                 {
@@ -111,7 +77,7 @@ public sealed class CallbackReceiver : IDisposable
                 requests.Enqueue(request);
                 await WriteAnswerAsync(stream, Answer(request), timeout.Token).ConfigureAwait(false);
             }
-            catch (Exception exception) when (exception is IOException or SocketException or OperationCanceledException)
+            catch (Exception exception) when (exception is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
             {
                 // The client went away, or the receiver stopped.
             }

@@ -106,24 +106,20 @@ public sealed class StorageOutage : IDisposable
     // One port: accepts, connects to the backend, copies both ways; while down, resets instead.
     private sealed class Forwarder : IDisposable
     {
-        private readonly TcpListener listener = new(IPAddress.Loopback, 0);
         private readonly ConcurrentDictionary<Socket, Socket> open = new();
-        private readonly CancellationTokenSource stopping = new();
-        private readonly Task accepting;
+        private readonly AcceptLoop loop;
         private volatile bool down;
         private int resetConnections;
 
         public Forwarder(int backendPort)
         {
             BackendPort = backendPort;
-            listener.Start();
-            Port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            accepting = AcceptAsync();
+            loop = new AcceptLoop(new TcpListener(IPAddress.Loopback, 0), Accepted);
         }
 
         public int BackendPort { get; }
 
-        public int Port { get; }
+        public int Port => loop.Port;
 
         public int ResetConnections => Volatile.Read(ref resetConnections);
 
@@ -142,44 +138,20 @@ public sealed class StorageOutage : IDisposable
 
         public void Dispose()
         {
-            stopping.Cancel();
-            listener.Stop();
+            loop.Dispose();
             GoDown();
-            try
-            {
-                accepting.Wait(TimeSpan.FromSeconds(5));
-            }
-            catch (AggregateException)
-            {
-                // Stopped while accepting.
-            }
-
-            stopping.Dispose();
         }
 
-        private async Task AcceptAsync()
+        private void Accepted(Socket client)
         {
-            while (!stopping.IsCancellationRequested)
+            if (down)
             {
-                Socket client;
-                try
-                {
-                    client = await listener.AcceptSocketAsync(stopping.Token).ConfigureAwait(false);
-                }
-                catch (Exception exception) when (exception is OperationCanceledException or SocketException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                if (down)
-                {
-                    Interlocked.Increment(ref resetConnections);
-                    Close(client, reset: true);
-                    continue;
-                }
-
-                _ = ForwardAsync(client);
+                Interlocked.Increment(ref resetConnections);
+                Close(client, reset: true);
+                return;
             }
+
+            _ = ForwardAsync(client);
         }
 
         private async Task ForwardAsync(Socket client)
@@ -188,7 +160,7 @@ public sealed class StorageOutage : IDisposable
             client.NoDelay = true;
             try
             {
-                await backend.ConnectAsync(new IPEndPoint(IPAddress.Loopback, BackendPort), stopping.Token).ConfigureAwait(false);
+                await backend.ConnectAsync(new IPEndPoint(IPAddress.Loopback, BackendPort), loop.Stopping).ConfigureAwait(false);
                 open[client] = backend;
                 if (down)
                 {
