@@ -34,6 +34,10 @@ public sealed class JobQueueListenerOutageTests(AzuriteFixture azurite) : IClass
         outage.End();
 
         await WaitUntilQueuedAsync(direct, "during", loop);
+        // The round that took it says so once it ends.
+        await Wait.UntilAsync(
+            () => logs.Messages.Any(m => m.Message.Contains("storage is reachable again", StringComparison.Ordinal)),
+            Wait.Long, () => "the end of the outage was not logged");
         Assert.False(loop.IsCompleted, "the intake loop ended");
         IReadOnlyList<LoggedMessage> messages = logs.Messages;
         Assert.Single(messages, m => m.Level == LogLevel.Warning && m.Message.Contains("storage is unreachable", StringComparison.Ordinal));

@@ -25,6 +25,10 @@ public sealed class OutageTests(AzuriteFixture azurite, ITestOutputHelper output
         await Wait.UntilAsync(
             async () => loop.IsCompleted || (await context.Training.Runs.GetAsync("after-outage"))?.State == TrainingRunState.Failed,
             Wait.Long, () => Task.FromResult("the request sent during the outage was not taken"));
+        // The round that took it says so once it ends.
+        await Wait.UntilAsync(
+            () => context.Logs.Messages.Any(m => m.Message.Contains("storage is reachable again", StringComparison.Ordinal)),
+            Wait.Long, () => "the end of the outage was not logged");
         Assert.False(loop.IsCompleted, "the loop ended");
         Assert.Equal(TrainingRunState.Failed, (await context.Training.Runs.GetAsync("after-outage"))?.State);
         IReadOnlyList<LoggedMessage> logs = context.Logs.Messages;

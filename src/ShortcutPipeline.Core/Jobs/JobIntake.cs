@@ -105,11 +105,8 @@ public sealed class JobIntake
     public Task<IntakeResult> SubmitAsync(ReadOnlyMemory<byte> message, string? messageId = null, CancellationToken cancellationToken = default) =>
         SubmitAsync(reader.Read(message.Span, messageId), message.ToArray(), messageId, cancellationToken);
 
-    private async Task<IntakeResult> SubmitAsync(JobReadResult read, byte[] message, string? messageId, CancellationToken cancellationToken)
-    {
-        ModelManifest? manifest = await CheckAgainstStorageNetworkAndClockAsync(read, cancellationToken).ConfigureAwait(false);
-        return await DecideAsync(new Submission(read, message, messageId, manifest), cancellationToken).ConfigureAwait(false);
-    }
+    private Task<IntakeResult> SubmitAsync(JobReadResult read, byte[] message, string? messageId, CancellationToken cancellationToken) =>
+        DecideAsync(new Submission(read, message, messageId), cancellationToken);
 
     // What to do with a checked submission, given the record under its id now. Called again when another writer
     // changed that record in between.
@@ -125,14 +122,16 @@ public sealed class JobIntake
     private async Task<IntakeResult> CreateAsync(Submission submission, SupersededRejection? replacing, CancellationToken cancellationToken)
     {
         JobReadResult read = submission.Read;
+        // Only a new record needs the checks against storage, the network and the clock (once per submission).
+        submission.Checks ??= CheckAgainstStorageNetworkAndClockAsync(read, cancellationToken);
+        ModelManifest? manifest = await submission.Checks.ConfigureAwait(false);
         if (read.ReasonList.Count > 0)
         {
             return await RejectAsync(read.JobId, read.Reasons, submission, replacing, cancellationToken).ConfigureAwait(false);
         }
 
         GenerationJob job = read.Job!;
-        ModelManifest manifest = submission.Manifest!;
-        IReadOnlyList<WorkItem> items = WorkItem.Split(job, manifest.Version, limits.MaxImagesPerWorkItem);
+        IReadOnlyList<WorkItem> items = WorkItem.Split(job, manifest!.Version, limits.MaxImagesPerWorkItem);
         var record = new JobStatusRecord { PartitionKey = read.JobId, ContentHash = read.ContentHash, JobState = JobState.Queued };
         record.Model = job.Model.Name;
         record.ModelVersion = manifest.Version;
@@ -353,5 +352,15 @@ public sealed class JobIntake
     }
 }
 
-/// <summary>One submission under way: what was read, the message as it came, and the model its checks resolved.</summary>
-internal sealed record Submission(JobReadResult Read, byte[] Message, string? MessageId, ModelManifest? Manifest);
+/// <summary>One submission under way: what was read, the message as it came, and its checks once they ran (they add their reasons to <see cref="Read"/>).</summary>
+internal sealed class Submission(JobReadResult read, byte[] message, string? messageId)
+{
+    public JobReadResult Read { get; } = read;
+
+    public byte[] Message { get; } = message;
+
+    public string? MessageId { get; } = messageId;
+
+    /// <summary>The checks against storage, the network and the clock, with the model they resolved; null until they ran.</summary>
+    public Task<ModelManifest?>? Checks { get; set; }
+}
