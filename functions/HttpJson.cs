@@ -27,8 +27,15 @@ internal static class HttpJson
         RespondAsync(request, HttpStatusCode.RequestEntityTooLarge,
             new { error = $"The request body is over {MaxBodyBytes} bytes; {what}." }, cancellationToken);
 
-    /// <summary>The body as UTF-8 text; null when it is over <see cref="MaxBodyBytes"/>.</summary>
-    public static async Task<string?> ReadBodyAsync(Stream body, CancellationToken cancellationToken)
+    /// <summary>The body as UTF-8 text (bytes that are not UTF-8 read as U+FFFD); null when it is over <see cref="MaxBodyBytes"/>.</summary>
+    public static async Task<string?> ReadBodyTextAsync(Stream body, CancellationToken cancellationToken)
+    {
+        byte[]? bytes = await ReadBodyAsync(body, cancellationToken);
+        return bytes is null ? null : Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>The body's bytes; null when it is over <see cref="MaxBodyBytes"/>.</summary>
+    public static async Task<byte[]?> ReadBodyAsync(Stream body, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
         byte[] chunk = new byte[16 * 1024];
@@ -43,7 +50,7 @@ internal static class HttpJson
             buffer.Write(chunk, 0, read);
         }
 
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return buffer.ToArray();
     }
 
     /// <summary>{base}/{id} beside the collection URL of the request, whatever the host's route prefix is.</summary>

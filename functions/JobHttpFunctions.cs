@@ -24,7 +24,7 @@ public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        string? body = await HttpJson.ReadBodyAsync(request.Body, cancellationToken);
+        byte[]? body = await HttpJson.ReadBodyAsync(request.Body, cancellationToken);
         if (body is null)
         {
             return await HttpJson.TooLargeAsync(request, "a job message may be at most 64 KiB", cancellationToken);

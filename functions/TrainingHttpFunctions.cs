@@ -23,7 +23,7 @@ public sealed class TrainingHttpFunctions(TrainingLauncher launcher, TrainingRun
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        string? body = await HttpJson.ReadBodyAsync(request.Body, cancellationToken);
+        string? body = await HttpJson.ReadBodyTextAsync(request.Body, cancellationToken);
         if (body is null)
         {
             return await HttpJson.TooLargeAsync(request, "a training request may be at most 64 KiB", cancellationToken);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using ShortcutPipeline.Core.Callbacks;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Models;
@@ -16,7 +17,7 @@ public static class PipelineServiceCollectionExtensions
     /// <summary>
     /// Adds <see cref="PipelineStorage"/> (from the storage settings of <see cref="SettingNames"/>, see
     /// <see cref="PipelineStorageClients.FromConfiguration"/>), the options <see cref="PipelineStorageOptions"/>,
-    /// <see cref="GenerationJobLimits"/> and <see cref="JobStatusOptions"/> (bound from their sections), and the
+    /// <see cref="GenerationJobLimits"/>, <see cref="JobStatusOptions"/> and <see cref="CallbackOptions"/> (bound from their sections), and the
     /// singletons <see cref="ModelRegistry"/>, <see cref="JobIntake"/>, <see cref="JobStatusService"/>,
     /// <see cref="JobProgress"/> and <see cref="JobCallbackClient"/>, and for training <see cref="TrainingScheduleOptions"/>
     /// (section "Training"), <see cref="TrainingRunStore"/>, <see cref="TrainingDatasets"/>, <see cref="TrainingLauncher"/> and
@@ -32,9 +33,12 @@ public static class PipelineServiceCollectionExtensions
         services.AddOptions<GenerationJobLimits>().Bind(configuration.GetSection(GenerationJobLimits.SectionName))
             .Validate(limits => { limits.Validate(); return true; });
         services.AddOptions<JobStatusOptions>().Bind(configuration.GetSection(JobStatusOptions.SectionName));
+        services.AddOptions<CallbackOptions>().Bind(configuration.GetSection(CallbackOptions.SectionName))
+            .Validate(options => { options.Validate(); return true; });
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<PipelineStorageOptions>>().Value);
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<GenerationJobLimits>>().Value);
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<JobStatusOptions>>().Value);
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<CallbackOptions>>().Value);
         services.AddOptions<TrainingScheduleOptions>().Bind(configuration.GetSection(TrainingScheduleOptions.SectionName));
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<TrainingScheduleOptions>>().Value);
 

@@ -61,19 +61,40 @@ public sealed class TrainingQueueConsumer
         }
     }
 
-    /// <summary>Processes requests until <paramref name="cancellationToken"/> is cancelled; a failed attempt is logged and the loop goes on.</summary>
+    /// <summary>
+    /// Processes requests until <paramref name="cancellationToken"/> is cancelled; a failed attempt is logged and the loop
+    /// goes on. It outlives storage outages of any length (<see cref="OutageBackoff"/>): it waits, from
+    /// <see cref="TrainerHostOptions.PollInterval"/> doubling up to <see cref="OutageBackoff.DefaultMaxDelay"/>, logs the
+    /// outage once, and goes on when storage is back (a request the outage interrupted is delivered again, and resumes
+    /// from its last checkpoint).
+    /// </summary>
     public async Task RunLoopAsync(CancellationToken cancellationToken)
     {
+        var backoff = new OutageBackoff("The trainer's loop", logger, time, options.PollInterval);
         while (!cancellationToken.IsCancellationRequested)
         {
             TrainingMessageOutcome? outcome;
             try
             {
                 outcome = await ProcessNextAsync(cancellationToken).ConfigureAwait(false);
+                backoff.Succeeded();
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;   // stopped while receiving or training: an unfinished request becomes visible again
+            }
+            catch (Exception exception) when (StorageFailures.MayPass(exception))
+            {
+                try
+                {
+                    await backoff.WaitAfterFailureAsync(exception, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
             }
             catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
             {

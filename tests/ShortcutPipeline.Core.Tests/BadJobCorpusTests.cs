@@ -50,6 +50,7 @@ public sealed class BadJobCorpusTests(AzuriteFixture azurite) : IClassFixture<Az
         Assert.Equal(IntakeOutcome.Rejected, result.Outcome);
         Assert.Equal(JobState.Rejected, result.State);
         AssertReasonsContain(Expectations[file], result.Reasons);
+        Assert.All(result.Reasons, reason => Assert.Null(PrintableText.FirstUnsafe(reason)));
 
         JobStatus? status = await pipeline.Status.GetAsync(result.JobId);
         Assert.NotNull(status);

@@ -156,6 +156,77 @@ public sealed class JobIntakeTests(AzuriteFixture azurite) : IClassFixture<Azuri
     }
 
     [Fact]
+    public async Task ARejectedJobDoesNotReserveItsIdAndItsRedeliveryStaysRejected()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        const string bad = """{ "id": "fix-me", "model": { "name": "fashion" }, "classes": [ { "label": 1, "count": 2 } ], "steps": 3 }""";
+        string fixedJob = bad.Replace("\"steps\": 3", "\"steps\": 4", StringComparison.Ordinal);
+
+        IntakeResult rejected = await pipeline.Intake.SubmitAsync(bad, "delivery-1");
+        IntakeResult accepted = await pipeline.Intake.SubmitAsync(fixedJob, "delivery-2");
+        IntakeResult badAgain = await pipeline.Intake.SubmitAsync(bad, "delivery-1");
+        IntakeResult fixedAgain = await pipeline.Intake.SubmitAsync(fixedJob, "delivery-2");
+
+        Assert.Equal((IntakeOutcome.Rejected, "fix-me"), (rejected.Outcome, rejected.JobId));
+        Assert.Equal((IntakeOutcome.Accepted, "fix-me"), (accepted.Outcome, accepted.JobId));
+        Assert.Equal((IntakeOutcome.Rejected, "fix-me"), (badAgain.Outcome, badAgain.JobId));
+        Assert.Equal(rejected.Reasons, badAgain.Reasons);
+        Assert.Equal((IntakeOutcome.Duplicate, "fix-me"), (fixedAgain.Outcome, fixedAgain.JobId));
+        JobStatus? status = await pipeline.Status.GetAsync("fix-me");
+        Assert.Equal((JobState.Queued, 2, 4), (status?.State, status?.TotalImages, status?.Steps));
+        Assert.Empty(status!.Reasons);
+        Assert.Equal(fixedJob, (await pipeline.Status.GetSubmittedMessageAsync("fix-me"))?.Text);
+        Assert.Null(await pipeline.Status.GetAsync("msg-delivery-1"));
+        WorkItem work = Assert.Single(await pipeline.DrainWorkQueueAsync());
+        Assert.Equal(("fix-me", 4, 2), (work.JobId, work.Steps, work.Images.Count));
+    }
+
+    [Fact]
+    public async Task AnotherBadJobUnderARejectedIdReplacesTheRejectionAndEachRedeliveryKeepsItsOwnReasons()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        const string first = """{ "id": "twice-bad", "model": { "name": "fashion" }, "classes": [ { "count": 2 } ], "steps": 3 }""";
+        string second = first.Replace("\"steps\": 3", "\"steps\": 4, \"colour\": \"red\"", StringComparison.Ordinal);
+
+        IntakeResult one = await pipeline.Intake.SubmitAsync(first);
+        IntakeResult two = await pipeline.Intake.SubmitAsync(second);
+        IntakeResult oneAgain = await pipeline.Intake.SubmitAsync(first);
+
+        Assert.Contains("$.steps must be a power of two", Assert.Single(one.Reasons), StringComparison.Ordinal);
+        Assert.Contains("$.colour is not a known property", Assert.Single(two.Reasons), StringComparison.Ordinal);
+        Assert.Equal((IntakeOutcome.Rejected, "twice-bad"), (oneAgain.Outcome, oneAgain.JobId));
+        Assert.Equal(one.Reasons, oneAgain.Reasons);
+        JobStatus? status = await pipeline.Status.GetAsync("twice-bad");
+        Assert.Equal(JobState.Rejected, status?.State);
+        Assert.Equal(two.Reasons, status!.Reasons);
+        Assert.Equal(second, (await pipeline.Status.GetSubmittedMessageAsync("twice-bad"))?.Text);
+    }
+
+    [Fact]
+    public async Task DuplicatesAreComparedOnTheCanonicalFormOfTheJob()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        const string job = """{ "id": "canonical", "model": { "name": "fashion" }, "classes": [ { "label": 1, "count": 2 } ], "steps": 4, "cfgScale": 2.5, "seed": 9007199254740993 }""";
+        // The same job: keys in another order, other whitespace, an escaped letter, the same numbers written otherwise.
+        const string reordered = """
+            {"seed":9007199254740993,"cfgScale":25e-1,"steps":4,
+             "classes":[{"count":2,"label":1}],"model":{"name":"fas\u0068ion"},"id":"canonical"}
+            """;
+        // Another seed that a double would not tell apart from the first.
+        string otherSeed = job.Replace("9007199254740993", "9007199254740992", StringComparison.Ordinal);
+
+        IntakeResult first = await pipeline.Intake.SubmitAsync(job, "delivery-1");
+        IntakeResult same = await pipeline.Intake.SubmitAsync(reordered, "delivery-2");
+        IntakeResult different = await pipeline.Intake.SubmitAsync(otherSeed, "delivery-3");
+
+        Assert.Equal(IntakeOutcome.Accepted, first.Outcome);
+        Assert.Equal((IntakeOutcome.Duplicate, "canonical"), (same.Outcome, same.JobId));
+        Assert.Equal((IntakeOutcome.Rejected, "msg-delivery-3"), (different.Outcome, different.JobId));
+        Assert.Contains("is taken", Assert.Single(different.Reasons), StringComparison.Ordinal);
+        Assert.Single(await pipeline.DrainWorkQueueAsync());
+    }
+
+    [Fact]
     public async Task RedeliveryFinishesEnqueueingAfterACrashBeforeTheWorkWasSent()
     {
         TestPipeline pipeline = await CreatePipelineAsync();
@@ -234,6 +305,44 @@ public sealed class JobIntakeTests(AzuriteFixture azurite) : IClassFixture<Azuri
             """{ "model": { "name": "folder" }, "classes": [ { "label": 999, "count": 1 } ], "steps": 4 }""");
 
         Assert.Equal(IntakeOutcome.Accepted, result.Outcome);
+    }
+
+    [Fact]
+    public async Task ALoneSurrogateInTheMessageTextIsARejectionWithAReason()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        // Not a JSON escape: the message string itself holds an unpaired high surrogate.
+        string job = "{ \"id\": \"lone\", \"model\": { \"name\": \"fashion\" }, \"classes\": [ { \"count\": 1 } ], \"steps\": 4, \"seed\": 1 }"
+            .Replace("\"lone\"", "\"lo\uD800ne\"", StringComparison.Ordinal);
+
+        IntakeResult result = await pipeline.Intake.SubmitAsync(job, "surrogate-message");
+
+        Assert.Equal(IntakeOutcome.Rejected, result.Outcome);
+        Assert.Contains(result.Reasons, r => r.Contains("The message is not valid UTF-16 text", StringComparison.Ordinal));
+        Assert.All(result.Reasons, reason => Assert.Null(PrintableText.FirstUnsafe(reason)));
+        Assert.Equal(JobState.Rejected, (await pipeline.Status.GetAsync(result.JobId))?.State);
+        Assert.Empty(await pipeline.DrainWorkQueueAsync());
+    }
+
+    [Fact]
+    public async Task ControlAndBidiCharactersAreEscapedInTheIntakesLogs()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        var logs = new TestLoggerProvider();
+        var intake = new JobIntake(pipeline.Storage, pipeline.Registry, pipeline.Status, logger: logs.CreateLogger<JobIntake>());
+        const string job = """
+            { "id": "controls", "model": { "name": "fa\u0000shion\u001b[2J" }, "classes": [ { "count": 1 } ], "steps": 4,
+              "priority": "\u202ehigh", "\u0007bell": 1 }
+            """;
+
+        IntakeResult result = await intake.SubmitAsync(job);
+
+        Assert.Equal(IntakeOutcome.Rejected, result.Outcome);
+        LoggedMessage rejection = Assert.Single(logs.Messages);
+        Assert.Null(PrintableText.FirstUnsafe(rejection.Message));
+        Assert.Contains("fa\\u0000shion\\u001b[2J", rejection.Message, StringComparison.Ordinal);
+        Assert.Contains("\\u202ehigh", rejection.Message, StringComparison.Ordinal);
+        Assert.Contains("$.\\u0007bell is not a known property", rejection.Message, StringComparison.Ordinal);
     }
 
     private async Task<TestPipeline> CreatePipelineAsync()

@@ -1,5 +1,7 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
+using ShortcutPipeline.Core.Callbacks;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Testing;
 
@@ -46,7 +48,7 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     [Fact]
     public async Task CompletionPostsTheStatusToTheCallback()
     {
-        TestPipeline pipeline = await CreatePipelineAsync();
+        TestPipeline pipeline = await CreatePipelineAsync(LocalCallbacks);
         using var listener = new HttpListener();
         int port = LoopbackPorts.Free();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
@@ -63,9 +65,13 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
         Assert.Equal("POST", context.Request.HttpMethod);
         Assert.Equal("/hooks/done", context.Request.Url?.AbsolutePath);
         using var reader = new StreamReader(context.Request.InputStream);
-        using JsonDocument body = JsonDocument.Parse(await reader.ReadToEndAsync());
+        string text = await reader.ReadToEndAsync();
+        using JsonDocument body = JsonDocument.Parse(text);
         context.Response.StatusCode = 204;
         context.Response.Close();
+        Assert.True(CallbackSignature.Verify(
+            LocalCallbacks.SigningSecret!, context.Request.Headers[CallbackSignature.TimestampHeader],
+            context.Request.Headers[CallbackSignature.SignatureHeader], Encoding.UTF8.GetBytes(text), DateTimeOffset.UtcNow));
         Assert.Equal("called-back", body.RootElement.GetProperty("id").GetString());
         Assert.Equal("completed", body.RootElement.GetProperty("state").GetString());
         Assert.Equal(2, body.RootElement.GetProperty("images").GetArrayLength());
@@ -74,7 +80,7 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     [Fact]
     public async Task AFailingCallbackDoesNotFailTheJob()
     {
-        TestPipeline pipeline = await CreatePipelineAsync();
+        TestPipeline pipeline = await CreatePipelineAsync(LocalCallbacks);
         // Nothing listens on this port: the POST is refused.
         await SubmitAsync(pipeline, "nobody-listens", images: 1, callbackUrl: $"http://127.0.0.1:{LoopbackPorts.Free()}/hook");
 
@@ -155,9 +161,15 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
         Assert.True(await pipeline.Progress.IsCancelledOrExpiredAsync("no-such-job"));
     }
 
-    private async Task<TestPipeline> CreatePipelineAsync()
+    // Callbacks to a receiver on this machine, over http, signed.
+    private static readonly CallbackOptions LocalCallbacks = new()
     {
-        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
+        AllowHttp = true, AllowLoopback = true, SigningSecret = "progress-tests-secret", RetryDelay = TimeSpan.FromMilliseconds(50),
+    };
+
+    private async Task<TestPipeline> CreatePipelineAsync(CallbackOptions? callbacks = null)
+    {
+        TestPipeline pipeline = await TestPipeline.CreateAsync(azurite, callbackOptions: callbacks);
         await pipeline.RegisterModelAsync("fashion", "v1");
         return pipeline;
     }

@@ -32,10 +32,15 @@ internal sealed class TestFunctionContext : FunctionContext
     public override IInvocationFeatures Features => throw new NotSupportedException("Not used by the functions under test.");
 }
 
-/// <summary>An HTTP request as the host would pass it.</summary>
-internal sealed class TestHttpRequestData(string method, Uri url, string? body = null) : HttpRequestData(new TestFunctionContext())
+/// <summary>An HTTP request as the host would pass it: its body as bytes (any bytes), or as text in UTF-8.</summary>
+internal sealed class TestHttpRequestData(string method, Uri url, byte[] body) : HttpRequestData(new TestFunctionContext())
 {
-    public override Stream Body { get; } = new MemoryStream(body is null ? [] : System.Text.Encoding.UTF8.GetBytes(body));
+    public TestHttpRequestData(string method, Uri url, string? body = null)
+        : this(method, url, body is null ? [] : System.Text.Encoding.UTF8.GetBytes(body))
+    {
+    }
+
+    public override Stream Body { get; } = new MemoryStream(body);
 
     public override HttpHeadersCollection Headers { get; } = [];
 

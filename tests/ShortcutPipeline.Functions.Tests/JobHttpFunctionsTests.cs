@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Testing;
@@ -86,6 +88,26 @@ public sealed class JobHttpFunctionsTests(AzuriteFixture azurite) : IClassFixtur
         Assert.Equal(HttpStatusCode.BadRequest, overJobLimit.StatusCode);
         Assert.Contains("the limit is 65536 bytes", overJobLimit.ReadBody(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, overReadLimit.StatusCode);
+    }
+
+    [Fact]
+    public async Task ABodyThatIsNotValidUtf8Answers400WithAReasonAndKeepsItsBytes()
+    {
+        (TestPipeline pipeline, JobHttpFunctions functions) = await CreateAsync();
+        byte[] body = [.. Encoding.UTF8.GetBytes(Job.Replace("\"steps\": 4", "\"steps\": 4, \"note\": \"ab", StringComparison.Ordinal)),
+            0xC3, 0x28, .. "\" }"u8];
+
+        var response = (TestHttpResponseData)await functions.SubmitAsync(new TestHttpRequestData("POST", SubmitUrl, body), CancellationToken.None);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using JsonDocument answer = JsonDocument.Parse(response.ReadBody());
+        string[] reasons = answer.RootElement.GetProperty("reasons").EnumerateArray().Select(r => r.GetString()!).ToArray();
+        int offset = body.AsSpan().IndexOf((byte)0xC3);
+        Assert.Contains(reasons, r => r.StartsWith(
+            string.Create(CultureInfo.InvariantCulture, $"The message is not valid UTF-8 text: the bytes at offset {offset}"), StringComparison.Ordinal));
+        Assert.Equal(JobState.Rejected, (await pipeline.Status.GetAsync("http-1"))?.State);
+        Assert.Equal(body.Length, (await pipeline.Status.GetSubmittedMessageAsync("http-1"))?.Bytes);
+        Assert.Empty(await pipeline.DrainWorkQueueAsync());
     }
 
     [Fact]

@@ -18,6 +18,12 @@ public sealed class AzuriteFixture
     /// <summary>The connection string of the emulator.</summary>
     public string ConnectionString => server.ConnectionString;
 
+    /// <summary>
+    /// A way to make the emulator unreachable (and reachable again, with its data) for the clients that
+    /// <see cref="StorageOutage.Reach"/> makes, and only for them: other tests go on using it.
+    /// </summary>
+    public StorageOutage CreateOutage() => new(server.ConnectionString, server.Ports);
+
     /// <summary>A fresh unique storage name prefix (see <see cref="PipelineStorageOptions.WithPrefix"/>).</summary>
     public static string CreateIsolatedPrefix() => "t" + Guid.NewGuid().ToString("N")[..12];
 

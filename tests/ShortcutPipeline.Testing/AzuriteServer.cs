@@ -24,6 +24,9 @@ public sealed class AzuriteServer : IDisposable
     /// <summary>A connection string for all three services.</summary>
     public string ConnectionString => emulator.ConnectionString;
 
+    /// <summary>The blob, queue and table ports, for a <see cref="StorageOutage"/> in front of them.</summary>
+    internal (int Blob, int Queue, int Table) Ports => (emulator.BlobPort, emulator.QueuePort, emulator.TablePort);
+
     /// <summary>
     /// The azurite executable: <see cref="PathVariable"/> when set, else
     /// <c>{repository}/.tools/node_modules/.bin/azurite</c> (what tests/install-prerequisites.sh installs).

@@ -1,4 +1,5 @@
 using Azure.Storage.Queues.Models;
+using ShortcutPipeline.Core.Callbacks;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Models;
@@ -37,24 +38,27 @@ public sealed class TestPipeline
     /// <summary>The intake.</summary>
     public JobIntake Intake { get; }
 
-    /// <summary>Services over new storage names (created) in <paramref name="azurite"/>.</summary>
+    /// <summary>
+    /// Services over new storage names (created) in <paramref name="azurite"/>. Callbacks follow <paramref name="callbackOptions"/>
+    /// (by default the production defaults: https only, public addresses only) on the system clock, whatever <paramref name="time"/> is.
+    /// </summary>
     public static async Task<TestPipeline> CreateAsync(
         AzuriteFixture azurite, TimeProvider? time = null, GenerationJobLimits? limits = null,
-        JobStatusOptions? statusOptions = null, CancellationToken cancellationToken = default)
+        JobStatusOptions? statusOptions = null, CallbackOptions? callbackOptions = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(azurite);
         PipelineStorage storage = await azurite.CreateStorageAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        return Over(storage, time, limits, statusOptions);
+        return Over(storage, time, limits, statusOptions, callbackOptions);
     }
 
     /// <summary>Services over storage that exists already (e.g. a <see cref="TestTraining"/>'s, to train and serve together).</summary>
     public static TestPipeline Over(
-        PipelineStorage storage, TimeProvider? time = null, GenerationJobLimits? limits = null, JobStatusOptions? statusOptions = null)
+        PipelineStorage storage, TimeProvider? time = null, GenerationJobLimits? limits = null, JobStatusOptions? statusOptions = null,
+        CallbackOptions? callbackOptions = null)
     {
         limits ??= new GenerationJobLimits();
-        statusOptions ??= new JobStatusOptions { CallbackTimeout = TimeSpan.FromSeconds(5) };
         var registry = new ModelRegistry(storage, time);
-        var status = new JobStatusService(storage, statusOptions, new JobCallbackClient(options: statusOptions), time);
+        var status = new JobStatusService(storage, statusOptions, new JobCallbackClient(storage, callbackOptions), time);
         var progress = new JobProgress(status, time);
         var intake = new JobIntake(storage, registry, status, limits, time);
         return new TestPipeline(storage, registry, status, progress, intake);

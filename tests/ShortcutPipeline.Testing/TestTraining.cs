@@ -49,6 +49,13 @@ public sealed class TestTraining
         return new TestTraining(storage, time ?? TimeProvider.System, scheduleOptions ?? new TrainingScheduleOptions());
     }
 
+    /// <summary>Services over storage that exists already (the same names through a <see cref="StorageOutage"/>, for one).</summary>
+    public static TestTraining Over(PipelineStorage storage, TimeProvider? time = null, TrainingScheduleOptions? scheduleOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        return new TestTraining(storage, time ?? TimeProvider.System, scheduleOptions ?? new TrainingScheduleOptions());
+    }
+
     /// <summary>The texts of the messages on the training queue (peeked: they stay there).</summary>
     public async Task<IReadOnlyList<string>> PeekTrainingQueueAsync(CancellationToken cancellationToken = default) =>
         (await Storage.TrainingQueue.PeekMessagesAsync(maxMessages: 32, cancellationToken).ConfigureAwait(false))

@@ -18,15 +18,15 @@ internal sealed class TrainerTestContext : IDisposable
 
     private readonly TempDirectory folder;
 
-    private TrainerTestContext(TestTraining training, TempDirectory folder, ITestOutputHelper output)
+    private TrainerTestContext(TestTraining training, TestTraining trainers, TempDirectory folder, ITestOutputHelper output)
     {
         this.folder = folder;
         TrainerHostOptions options = FastOptions(Path.Combine(folder.Path, "work"));
         Training = training;
         Options = options;
-        Logs = new TestLoggerProvider(output);
-        Runner = new TrainingRunner(training.Storage, training.Runs, training.Datasets, training.Registry, options, Logs.CreateLogger<TrainingRunner>());
-        Consumer = new TrainingQueueConsumer(training.Storage, Runner, options, Logs.CreateLogger<TrainingQueueConsumer>());
+        Logs = new TestLoggerProvider(output.WriteLine);
+        Runner = new TrainingRunner(trainers.Storage, trainers.Runs, trainers.Datasets, trainers.Registry, options, Logs.CreateLogger<TrainingRunner>());
+        Consumer = new TrainingQueueConsumer(trainers.Storage, Runner, options, Logs.CreateLogger<TrainingQueueConsumer>());
     }
 
     public TestTraining Training { get; }
@@ -41,10 +41,15 @@ internal sealed class TrainerTestContext : IDisposable
 
     public TrainingQueueConsumer Consumer { get; }
 
-    public static async Task<TrainerTestContext> CreateAsync(AzuriteFixture azurite, ITestOutputHelper output)
+    /// <summary>
+    /// A context over fresh storage; the trainer (runner and consumer) reaches it through <paramref name="outage"/> when
+    /// given, while the test's own services reach it directly.
+    /// </summary>
+    public static async Task<TrainerTestContext> CreateAsync(AzuriteFixture azurite, ITestOutputHelper output, StorageOutage? outage = null)
     {
         TestTraining training = await TestTraining.CreateAsync(azurite);
-        return new TrainerTestContext(training, new TempDirectory("trainer-tests-"), output);
+        TestTraining trainers = outage is null ? training : TestTraining.Over(outage.Reach(training.Storage));
+        return new TrainerTestContext(training, trainers, new TempDirectory("trainer-tests-"), output);
     }
 
     /// <summary>Options with timeouts short enough for tests, the work folder <paramref name="workDirectory"/> and the CPU.</summary>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core;
+using ShortcutPipeline.Core.Callbacks;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
@@ -48,6 +49,9 @@ public sealed class LocalPipeline : IAsyncDisposable
         var settings = new Dictionary<string, string?>(names.ToSettings().Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)))
         {
             [SettingNames.StorageConnection] = connectionString,
+            // Local callbacks go to local receivers, over http.
+            [$"{CallbackOptions.SectionName}:{nameof(CallbackOptions.AllowHttp)}"] = "true",
+            [$"{CallbackOptions.SectionName}:{nameof(CallbackOptions.AllowLoopback)}"] = "true",
         };
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(settings);

@@ -54,10 +54,25 @@ public sealed partial class GenerationJobReader
     public JobReadResult Read(string? message, string? messageId = null)
     {
         message ??= "";
+        return Read(message, Encoding.UTF8.GetBytes(message), new ReasonList(), messageId);
+    }
+
+    /// <summary>
+    /// Reads a message given as its bytes (an HTTP body), which must be UTF-8: bytes that are not are a reason of
+    /// their own (the rest is read with U+FFFD in their place). Otherwise as <see cref="Read(string?, string?)"/>.
+    /// </summary>
+    public JobReadResult Read(ReadOnlySpan<byte> utf8Message, string? messageId = null)
+    {
         var reasons = new ReasonList();
+        string message = JsonMessage.DecodeUtf8(utf8Message, reasons);
+        return Read(message, utf8Message, reasons, messageId);
+    }
+
+    private JobReadResult Read(string message, ReadOnlySpan<byte> messageBytes, ReasonList reasons, string? messageId)
+    {
         var draft = new Draft();
-        int messageBytes = Encoding.UTF8.GetByteCount(message);
-        string contentHash = HashOf(Encoding.UTF8.GetBytes(message));
+        int byteCount = messageBytes.Length;
+        string contentHash = HashOf(messageBytes);
         bool wasBase64 = false;
 
         if (string.IsNullOrWhiteSpace(message))
@@ -66,20 +81,25 @@ public sealed partial class GenerationJobReader
         }
         else
         {
-            if (messageBytes > limits.MaxMessageBytes)
+            if (byteCount > limits.MaxMessageBytes)
             {
                 reasons.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"The message is {messageBytes} bytes; the limit is {limits.MaxMessageBytes} bytes."));
+                    $"The message is {byteCount} bytes; the limit is {limits.MaxMessageBytes} bytes."));
             }
 
             // Past a few times the limit, do not even parse: the size alone decides.
-            if (messageBytes <= Math.Max(4L * limits.MaxMessageBytes, 1 << 20))
+            if (byteCount <= Math.Max(4L * limits.MaxMessageBytes, 1 << 20))
             {
                 using JsonDocument? document = JsonMessage.Parse(message, reasons, out wasBase64);
-                if (document is not null)
+                if (document is not null && JsonMessage.CheckText(document.RootElement, "$", reasons))
                 {
                     contentHash = JsonMessage.HashOf(document.RootElement);
                     ValidateRoot(document.RootElement, draft, reasons);
+                }
+                else if (document is not null)
+                {
+                    // Text that is not Unicode cannot be read: only a valid id is taken, so the rejection lands under it.
+                    draft.ClientId = JsonMessage.ReadValidTextOrNull(document.RootElement, "id", IsValidJobId);
                 }
             }
         }
@@ -111,10 +131,11 @@ public sealed partial class GenerationJobReader
             Job = job,
             ContentHash = contentHash,
             WasBase64 = wasBase64,
-            MessageBytes = messageBytes,
+            MessageBytes = byteCount,
             Model = draft.Model,
             Labels = draft.Labels,
             Deadline = draft.Deadline,
+            CallbackUrl = draft.CallbackUrl,
         };
     }
 
@@ -476,7 +497,7 @@ public sealed partial class GenerationJobReader
 /// <summary>A class label used by a job, with its JSON path (checked against the model's class count at intake).</summary>
 internal readonly record struct LabelUse(string Path, int Label);
 
-/// <summary>What <see cref="GenerationJobReader.Read"/> found in a message.</summary>
+/// <summary>What <see cref="GenerationJobReader.Read(string?, string?)"/> found in a message.</summary>
 public sealed class JobReadResult
 {
     internal JobReadResult(ReasonList reasons) => ReasonList = reasons;
@@ -493,7 +514,7 @@ public sealed class JobReadResult
     /// <summary>Every problem found, each a sentence naming the JSON path; empty when the message is a valid job.</summary>
     public IReadOnlyList<string> Reasons => ReasonList.ToList();
 
-    /// <summary>SHA-256 (hex) of the job JSON written compactly (of the raw message when it is not JSON): equal for equal jobs.</summary>
+    /// <summary>SHA-256 (hex) of the job JSON in its canonical form (see JsonMessage.WriteCanonical; of the raw message when it is not JSON, or holds text that is not Unicode): equal for equal jobs, whatever their key order or spelling.</summary>
     public required string ContentHash { get; init; }
 
     /// <summary>True when the message was base64 of the JSON.</summary>
@@ -509,4 +530,6 @@ public sealed class JobReadResult
     internal IReadOnlyList<LabelUse> Labels { get; init; } = [];
 
     internal DateTimeOffset? Deadline { get; init; }
+
+    internal Uri? CallbackUrl { get; init; }
 }

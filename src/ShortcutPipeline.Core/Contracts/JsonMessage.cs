@@ -1,6 +1,9 @@
 using System.Buffers;
+using System.Globalization;
+using System.Numerics;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace ShortcutPipeline.Core.Contracts;
 
@@ -17,22 +20,118 @@ internal static class JsonMessage
         AllowDuplicateProperties = false,
     };
 
-    /// <summary>SHA-256 (lowercase hex) of the JSON re-written compactly, so plain and base64 forms (and whitespace) of one message agree.</summary>
+    /// <summary>
+    /// SHA-256 (lowercase hex) of the JSON's canonical form (<see cref="WriteCanonical"/>), so that the plain and base64
+    /// forms of one message agree, and so do its whitespace, key order, string escapes and spellings of a number.
+    /// </summary>
     public static string HashOf(JsonElement root)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            root.WriteTo(writer);
+            WriteCanonical(root, writer);
         }
 
         return GenerationJobReader.HashOf(buffer.WrittenSpan);
     }
 
-    /// <summary>The message as a JSON document (its text, or the text its base64 decodes to); null, with a reason added, when it is neither.</summary>
+    /// <summary>
+    /// Writes <paramref name="element"/> canonically: no whitespace, object properties sorted by name (ordinal),
+    /// strings escaped one way, numbers as <see cref="CanonicalNumber"/>. Its text must be valid (see <see cref="CheckText"/>).
+    /// </summary>
+    public static void WriteCanonical(JsonElement element, Utf8JsonWriter writer)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                writer.WriteStartObject();
+                foreach (JsonProperty property in element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                {
+                    writer.WritePropertyName(property.Name);
+                    WriteCanonical(property.Value, writer);
+                }
+
+                writer.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                writer.WriteStartArray();
+                foreach (JsonElement item in element.EnumerateArray())
+                {
+                    WriteCanonical(item, writer);
+                }
+
+                writer.WriteEndArray();
+                break;
+            case JsonValueKind.String:
+                writer.WriteStringValue(element.GetString());
+                break;
+            case JsonValueKind.Number:
+                writer.WriteRawValue(CanonicalNumber(element.GetRawText()), skipInputValidation: true);
+                break;
+            default:
+                element.WriteTo(writer);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// A JSON number written one way for one value, exactly (no rounding: 9007199254740993 stays apart from
+    /// 9007199254740992): the significant digits without leading or trailing zeros, then <c>E</c> and the exponent
+    /// unless it is 0; "0" for zero. 2.5, 2.50 and 25e-1 are all <c>25E-1</c>; 400 is <c>4E2</c>.
+    /// </summary>
+    public static string CanonicalNumber(string number)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(number);
+        bool negative = number[0] == '-';
+        int i = negative ? 1 : 0;
+        var digits = new StringBuilder(number.Length);
+        BigInteger exponent = 0;
+        for (; i < number.Length && char.IsAsciiDigit(number[i]); i++)
+        {
+            digits.Append(number[i]);
+        }
+
+        if (i < number.Length && number[i] == '.')
+        {
+            for (i++; i < number.Length && char.IsAsciiDigit(number[i]); i++)
+            {
+                digits.Append(number[i]);
+                exponent--;
+            }
+        }
+
+        if (i < number.Length && number[i] is 'e' or 'E')
+        {
+            exponent += BigInteger.Parse(number.AsSpan(i + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        }
+
+        string significant = digits.ToString().TrimStart('0');
+        if (significant.Length == 0)
+        {
+            return "0";
+        }
+
+        string trimmed = significant.TrimEnd('0');
+        exponent += significant.Length - trimmed.Length;
+        return (negative ? "-" : "") + trimmed + (exponent.IsZero ? "" : "E" + exponent.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// The message as a JSON document (its text, or the text its base64 decodes to); null, with a reason added, when it
+    /// is neither. A message that is not valid UTF-16 (a lone surrogate) gets a reason and is read with U+FFFD in its place.
+    /// Text inside the document is not checked here: see <see cref="CheckText"/>.
+    /// </summary>
     public static JsonDocument? Parse(string message, ReasonList reasons, out bool wasBase64)
     {
         wasBase64 = false;
+        int lone = IndexOfLoneSurrogate(message);
+        if (lone >= 0)
+        {
+            reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                $"The message is not valid UTF-16 text: character {lone} is a lone surrogate (U+{(int)message[lone]:X4}); send valid Unicode text."));
+            message = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(message));
+        }
+
         string? jsonError = TryParse(message, out JsonDocument? document);
         if (document is not null)
         {
@@ -62,6 +161,91 @@ internal static class JsonMessage
         }
 
         reasons.Add($"The message is not valid JSON: {jsonError}");
+        return null;
+    }
+
+    /// <summary>
+    /// The message's UTF-8 bytes as text. Bytes that are not UTF-8 get a reason (naming the offset of the first) and
+    /// are read as U+FFFD, so that the rest of the message can still be checked.
+    /// </summary>
+    public static string DecodeUtf8(ReadOnlySpan<byte> bytes, ReasonList reasons)
+    {
+        if (!Utf8.IsValid(bytes))
+        {
+            int offset = 0;
+            while (Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed) == OperationStatus.Done)
+            {
+                offset += consumed;
+            }
+
+            reasons.Add(string.Create(CultureInfo.InvariantCulture,
+                $"The message is not valid UTF-8 text: the bytes at offset {offset} (0x{bytes[offset]:X2}...) are not a UTF-8 sequence; send valid Unicode text."));
+        }
+
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>
+    /// Adds a reason for every string value and property name under <paramref name="element"/> (at <paramref name="path"/>)
+    /// whose JSON escapes leave a lone surrogate (such as <c>"\ud800"</c>): text that is not valid Unicode. True when
+    /// there is none; only then may the document's strings be read.
+    /// </summary>
+    public static bool CheckText(JsonElement element, string path, ReasonList reasons)
+    {
+        bool valid = true;
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String when !TryGetText(element, out _):
+                reasons.Add($"{path} is not valid Unicode text: its escapes leave a lone surrogate (the JSON is {JobText.Truncate(element.GetRawText())}).");
+                return false;
+            case JsonValueKind.Object:
+                foreach (JsonProperty property in element.EnumerateObject())
+                {
+                    if (TryGetName(property, out string? name))
+                    {
+                        valid &= CheckText(property.Value, path + "." + JobText.Truncate(name!), reasons);
+                    }
+                    else
+                    {
+                        reasons.Add($"{path} has a property name that is not valid Unicode text: its escapes leave a lone surrogate.");
+                        valid = false;
+                    }
+                }
+
+                break;
+            case JsonValueKind.Array:
+                int index = 0;
+                foreach (JsonElement item in element.EnumerateArray())
+                {
+                    valid &= CheckText(item, string.Create(CultureInfo.InvariantCulture, $"{path}[{index++}]"), reasons);
+                }
+
+                break;
+        }
+
+        return valid;
+    }
+
+    /// <summary>
+    /// The string property <paramref name="name"/> of <paramref name="element"/> when it is valid Unicode text and
+    /// <paramref name="isValid"/> accepts it, else null; for documents that <see cref="CheckText"/> found invalid text in.
+    /// </summary>
+    public static string? ReadValidTextOrNull(JsonElement element, string name, Func<string, bool> isValid)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        foreach (JsonProperty property in element.EnumerateObject())
+        {
+            if (TryGetName(property, out string? propertyName) && propertyName == name
+                && property.Value.ValueKind == JsonValueKind.String && TryGetText(property.Value, out string? text) && isValid(text!))
+            {
+                return text;
+            }
+        }
+
         return null;
     }
 
@@ -145,14 +329,71 @@ internal static class JsonMessage
     {
         try
         {
-            document = JsonDocument.Parse(text, DocumentOptions);
+            try
+            {
+                document = JsonDocument.Parse(text, DocumentOptions);
+            }
+            catch (InvalidOperationException)
+            {
+                // The duplicate check reads every property name, and one is not valid Unicode: parse without the
+                // check, so that CheckText can say which (such a document is not read any further).
+                document = JsonDocument.Parse(text, DocumentOptions with { AllowDuplicateProperties = true });
+            }
+
             return null;
         }
         catch (JsonException exception)
         {
+            // The parser's message may quote the offending character.
             document = null;
-            return exception.Message;
+            return JobText.Escape(exception.Message);
         }
+    }
+
+    // A string whose escapes leave a lone surrogate throws when it is read.
+    private static bool TryGetText(JsonElement element, out string? text)
+    {
+        try
+        {
+            text = element.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = null;
+            return false;
+        }
+    }
+
+    private static bool TryGetName(JsonProperty property, out string? name)
+    {
+        try
+        {
+            name = property.Name;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            name = null;
+            return false;
+        }
+    }
+
+    private static int IndexOfLoneSurrogate(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private static string? TryDecodeUtf8(ReadOnlySpan<byte> bytes)

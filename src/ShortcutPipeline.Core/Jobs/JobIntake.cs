@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using ShortcutPipeline.Core.Callbacks;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
@@ -10,7 +11,7 @@ using ShortcutPipeline.Core.Telemetry;
 
 namespace ShortcutPipeline.Core.Jobs;
 
-/// <summary>What <see cref="JobIntake.SubmitAsync"/> did with a message.</summary>
+/// <summary>What <see cref="JobIntake.SubmitAsync(string?, string?, CancellationToken)"/> did with a message.</summary>
 public enum IntakeOutcome
 {
     /// <summary>A new job: its status record exists and its work items are on the work queue.</summary>
@@ -53,8 +54,13 @@ public sealed record IntakeResult
 /// that is latest now) and is split into <see cref="WorkItem"/>s on the work queue;</item>
 /// <item>a redelivery of a job finds its record and creates no new work, except that it finishes
 /// enqueueing when an earlier attempt stopped half-way (the record counts the work items enqueued);</item>
-/// <item>another job under a used id is rejected, under a derived id, with a reason that says so.</item>
+/// <item>another job under a job's id is rejected, under a derived id, with a reason that says so;</item>
+/// <item>a rejection does not hold its id: the next submission under it (fixed, or bad in another way) replaces the
+/// rejected record, which is kept beside it (<see cref="SupersededRejection"/>), so that a redelivery of the rejected
+/// message is rejected again with its own reasons and does not take the id back.</item>
 /// </list>
+/// "The same job" means the same canonical JSON (keys sorted, strings and numbers written one way: see
+/// <see cref="JobReadResult.ContentHash"/>), not the same text.
 /// Storage failures throw, so that the Functions host retries the message (and finally moves it to the poison queue).
 /// </summary>
 public sealed class JobIntake
@@ -64,6 +70,7 @@ public sealed class JobIntake
     private readonly GenerationJobLimits limits;
     private readonly GenerationJobReader reader;
     private readonly JobStatusStore store;
+    private readonly CallbackTargetGuard callbackGuard;
     private readonly TimeProvider time;
     private readonly ILogger logger;
 
@@ -78,6 +85,7 @@ public sealed class JobIntake
         this.limits = limits ?? new GenerationJobLimits();
         reader = new GenerationJobReader(this.limits);
         store = statusService.Store;
+        callbackGuard = statusService.Callbacks.Guard;
         this.time = time ?? TimeProvider.System;
         this.logger = logger ?? (ILogger)NullLogger.Instance;
     }
@@ -87,10 +95,24 @@ public sealed class JobIntake
     /// that carry no id of their own, so that a redelivery of the same message maps to the same job.
     /// </summary>
     /// <remarks>Traced as span <see cref="SpanNames.SubmitJob"/> with the job id, and counted in <see cref="JobMetrics"/>.</remarks>
-    public Task<IntakeResult> SubmitAsync(string? message, string? messageId = null, CancellationToken cancellationToken = default) =>
+    public Task<IntakeResult> SubmitAsync(string? message, string? messageId = null, CancellationToken cancellationToken = default)
+    {
+        message ??= "";
+        return SubmitAsync(reader.Read(message, messageId), Encoding.UTF8.GetBytes(message), messageId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes one job message given as its bytes (an HTTP request body): as <see cref="SubmitAsync(string?, string?, CancellationToken)"/>,
+    /// except that bytes that are not UTF-8 are a rejection reason, and the bytes are kept as they came.
+    /// </summary>
+    public Task<IntakeResult> SubmitAsync(ReadOnlyMemory<byte> message, string? messageId = null, CancellationToken cancellationToken = default) =>
+        SubmitAsync(reader.Read(message.Span, messageId), message.ToArray(), messageId, cancellationToken);
+
+    private Task<IntakeResult> SubmitAsync(JobReadResult read, byte[] message, string? messageId, CancellationToken cancellationToken) =>
         PipelineTelemetry.TraceAsync(SpanNames.SubmitJob, null, async span =>
         {
-            IntakeResult result = await SubmitUntracedAsync(message ?? "", messageId, span, cancellationToken).ConfigureAwait(false);
+            span?.SetTag(TelemetryAttributes.JobId, read.JobId);
+            IntakeResult result = await DecideAsync(new Submission(read, message, messageId) { Span = span }, cancellationToken).ConfigureAwait(false);
             span?.SetTag(TelemetryAttributes.JobId, result.JobId)
                 .SetTag(TelemetryAttributes.Outcome, PipelineTelemetry.Lower(result.Outcome))
                 .SetTag(TelemetryAttributes.JobState, PipelineTelemetry.Lower(result.State));
@@ -98,21 +120,26 @@ public sealed class JobIntake
             return result;
         });
 
-    private async Task<IntakeResult> SubmitUntracedAsync(string message, string? messageId, Activity? span, CancellationToken cancellationToken)
+    // What to do with a checked submission, given the record under its id now. Called again when another writer
+    // changed that record in between.
+    private async Task<IntakeResult> DecideAsync(Submission submission, CancellationToken cancellationToken)
     {
-        JobReadResult read = reader.Read(message, messageId);
-        span?.SetTag(TelemetryAttributes.JobId, read.JobId);
-        JobStatusRecord? existing = await store.GetAsync(read.JobId, cancellationToken).ConfigureAwait(false);
-        if (existing is not null)
-        {
-            return await ResubmitAsync(read, existing, message, messageId, cancellationToken).ConfigureAwait(false);
-        }
+        JobStatusRecord? existing = await store.GetAsync(submission.Read.JobId, cancellationToken).ConfigureAwait(false);
+        return existing is null
+            ? await CreateAsync(submission, replacing: null, cancellationToken).ConfigureAwait(false)
+            : await ResubmitAsync(submission, existing, cancellationToken).ConfigureAwait(false);
+    }
 
-        ModelManifest? manifest = await CheckAgainstRegistryAndClockAsync(read, cancellationToken).ConfigureAwait(false);
+    // A new record under the submission's id: replacing (and keeping) the rejected one there, when given.
+    private async Task<IntakeResult> CreateAsync(Submission submission, SupersededRejection? replacing, CancellationToken cancellationToken)
+    {
+        JobReadResult read = submission.Read;
+        // Only a new record needs the checks against storage, the network and the clock (once per submission).
+        submission.Checks ??= CheckAgainstStorageNetworkAndClockAsync(read, cancellationToken);
+        ModelManifest? manifest = await submission.Checks.ConfigureAwait(false);
         if (read.ReasonList.Count > 0)
         {
-            return await RejectAsync(read.JobId, read.ContentHash, read.Reasons, read, message, messageId, cancellationToken)
-                .ConfigureAwait(false);
+            return await RejectAsync(read.JobId, read.Reasons, submission, replacing, cancellationToken).ConfigureAwait(false);
         }
 
         GenerationJob job = read.Job!;
@@ -129,46 +156,34 @@ public sealed class JobIntake
         record.TotalImages = job.ImageCount;
         record.CompletedBitmap = CompletedImages.Create(job.ImageCount);
         record.WorkItemCount = items.Count;
-        if (!await store.TryAddAsync(record, NewMessageRecord(read, message, messageId), cancellationToken).ConfigureAwait(false))
+        if (!await store.TryAddAsync(record, NewMessageRecord(submission), replacing, cancellationToken).ConfigureAwait(false))
         {
-            // Another delivery created it in between: treat this one as the redelivery.
-            existing = await store.GetAsync(read.JobId, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"The status record of job {read.JobId} exists and does not.");
-            return await ResubmitAsync(read, existing, message, messageId, cancellationToken).ConfigureAwait(false);
+            // Another delivery wrote the record in between: decide again on what it wrote.
+            return await DecideAsync(submission, cancellationToken).ConfigureAwait(false);
         }
 
         await EnqueueWorkAsync(job.Id, items, alreadyEnqueued: 0, cancellationToken).ConfigureAwait(false);
-        span?.SetTag(TelemetryAttributes.Model, job.Model.Name).SetTag(TelemetryAttributes.ModelVersion, record.ModelVersion)
+        submission.Span?.SetTag(TelemetryAttributes.Model, job.Model.Name).SetTag(TelemetryAttributes.ModelVersion, record.ModelVersion)
             .SetTag(TelemetryAttributes.Images, job.ImageCount).SetTag(TelemetryAttributes.Steps, job.Steps).SetTag(TelemetryAttributes.WorkItems, items.Count);
         JobMetrics.RecordAcceptedImages(job.ImageCount);
         logger.LogInformation(
-            "Accepted job {JobId}: {Images} images of {Model} {Version} in {Steps} steps, {WorkItems} work items.",
-            job.Id, job.ImageCount, job.Model.Name, record.ModelVersion, job.Steps, items.Count);
+            "Accepted job {JobId}{Replacing}: {Images} images of {Model} {Version} in {Steps} steps, {WorkItems} work items.",
+            job.Id, replacing is null ? "" : " (replacing its rejected submission)", job.ImageCount, job.Model.Name, record.ModelVersion,
+            job.Steps, items.Count);
         return new IntakeResult { Outcome = IntakeOutcome.Accepted, JobId = job.Id, State = JobState.Queued };
     }
 
-    private async Task<IntakeResult> ResubmitAsync(
-        JobReadResult read, JobStatusRecord existing, string message, string? messageId, CancellationToken cancellationToken)
+    private async Task<IntakeResult> ResubmitAsync(Submission submission, JobStatusRecord existing, CancellationToken cancellationToken)
     {
+        JobReadResult read = submission.Read;
         if (!string.Equals(existing.ContentHash, read.ContentHash, StringComparison.Ordinal))
         {
-            var reasons = new List<string>
-            {
-                string.Create(CultureInfo.InvariantCulture,
-                    $"$.id \"{read.JobId}\" is taken: a different job was submitted under it on {existing.CreatedAt:u} (it is {existing.JobState.ToString().ToLowerInvariant()}). Submit this job with a new id, or without one."),
-            };
-            reasons.AddRange(read.Reasons);
-            string conflictId = GenerationJobReader.DeriveJobId(messageId, read.ContentHash);
-            return await RejectAsync(conflictId, read.ContentHash, reasons, read, message, messageId, cancellationToken)
-                .ConfigureAwait(false);
+            return await ResubmitOtherContentAsync(submission, existing, cancellationToken).ConfigureAwait(false);
         }
 
         if (existing.JobState == JobState.Rejected)
         {
-            return new IntakeResult
-            {
-                Outcome = IntakeOutcome.Rejected, JobId = existing.JobId, State = JobState.Rejected, Reasons = existing.Reasons,
-            };
+            return Rejected(existing.JobId, existing.Reasons);
         }
 
         bool finish = !existing.WorkEnqueued && !existing.JobState.IsTerminal() && read.Job is not null && existing.ModelVersion is not null;
@@ -187,38 +202,90 @@ public sealed class JobIntake
         };
     }
 
+    // Other content under a used id: a rejection does not hold its id (the new submission replaces it, and it is kept
+    // beside the new record, so that its own redelivery is answered as before); a job does (a conflict).
+    private async Task<IntakeResult> ResubmitOtherContentAsync(Submission submission, JobStatusRecord existing, CancellationToken cancellationToken)
+    {
+        JobReadResult read = submission.Read;
+        JobStatusRecord? earlier = await store.GetSupersededRejectionAsync(read.JobId, read.ContentHash, cancellationToken).ConfigureAwait(false);
+        if (earlier is not null)
+        {
+            return Rejected(read.JobId, earlier.Reasons);
+        }
+
+        if (existing.JobState == JobState.Rejected)
+        {
+            JobMessageRecord? message = await store.GetMessageAsync(read.JobId, cancellationToken).ConfigureAwait(false);
+            return await CreateAsync(submission, new SupersededRejection(existing, message), cancellationToken).ConfigureAwait(false);
+        }
+
+        var reasons = new List<string>
+        {
+            string.Create(CultureInfo.InvariantCulture,
+                $"$.id \"{read.JobId}\" is taken: a different job was submitted under it on {existing.CreatedAt:u} (it is {existing.JobState.ToString().ToLowerInvariant()}). Submit this job with a new id, or without one."),
+        };
+        reasons.AddRange(read.Reasons);
+        string conflictId = GenerationJobReader.DeriveJobId(submission.MessageId, read.ContentHash);
+        return await RejectConflictAsync(conflictId, reasons, submission, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The submission's own rejection, under its id (replacing the rejected record there, when given).
     private async Task<IntakeResult> RejectAsync(
-        string jobId, string contentHash, IReadOnlyList<string> reasons, JobReadResult read, string message, string? messageId,
-        CancellationToken cancellationToken)
+        string jobId, IReadOnlyList<string> reasons, Submission submission, SupersededRejection? replacing, CancellationToken cancellationToken)
+    {
+        if (await TryAddRejectionAsync(jobId, reasons, submission, replacing, cancellationToken).ConfigureAwait(false))
+        {
+            return Rejected(jobId, reasons);
+        }
+
+        // Another delivery wrote the record in between: decide again on what it wrote.
+        return await DecideAsync(submission, cancellationToken).ConfigureAwait(false);
+    }
+
+    // A conflict's rejection, under a derived id: when that is taken, the same message was rejected so before.
+    private async Task<IntakeResult> RejectConflictAsync(
+        string conflictId, IReadOnlyList<string> reasons, Submission submission, CancellationToken cancellationToken)
+    {
+        if (await TryAddRejectionAsync(conflictId, reasons, submission, replacing: null, cancellationToken).ConfigureAwait(false))
+        {
+            return Rejected(conflictId, reasons);
+        }
+
+        JobStatusRecord? existing = await store.GetAsync(conflictId, cancellationToken).ConfigureAwait(false);
+        if (existing is null || !string.Equals(existing.ContentHash, submission.Read.ContentHash, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Could not record the rejection of job {conflictId}: its id is taken by another record.");
+        }
+
+        return Rejected(conflictId, existing.Reasons);
+    }
+
+    private async Task<bool> TryAddRejectionAsync(
+        string jobId, IReadOnlyList<string> reasons, Submission submission, SupersededRejection? replacing, CancellationToken cancellationToken)
     {
         var record = new JobStatusRecord
         {
             PartitionKey = jobId,
-            ContentHash = contentHash,
+            ContentHash = submission.Read.ContentHash,
             JobState = JobState.Rejected,
             Reasons = reasons,
             FinishedAt = time.GetUtcNow(),
         };
-        if (!await store.TryAddAsync(record, NewMessageRecord(read, message, messageId), cancellationToken).ConfigureAwait(false))
+        if (!await store.TryAddAsync(record, NewMessageRecord(submission), replacing, cancellationToken).ConfigureAwait(false))
         {
-            JobStatusRecord? existing = await store.GetAsync(jobId, cancellationToken).ConfigureAwait(false);
-            if (existing is null || !string.Equals(existing.ContentHash, contentHash, StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"Could not record the rejection of job {jobId}: its id is taken by another record.");
-            }
-
-            reasons = existing.Reasons;
-        }
-        else
-        {
-            logger.LogInformation("Rejected job {JobId}: {Reasons}", jobId, string.Join(" | ", reasons));
+            return false;
         }
 
-        return new IntakeResult { Outcome = IntakeOutcome.Rejected, JobId = jobId, State = JobState.Rejected, Reasons = reasons };
+        logger.LogInformation("Rejected job {JobId}: {Reasons}", jobId, string.Join(" | ", reasons));
+        return true;
     }
 
-    // The checks that need storage or the clock; adds their reasons to the read result's. Returns the resolved model.
-    private async Task<ModelManifest?> CheckAgainstRegistryAndClockAsync(JobReadResult read, CancellationToken cancellationToken)
+    private static IntakeResult Rejected(string jobId, IReadOnlyList<string> reasons) =>
+        new() { Outcome = IntakeOutcome.Rejected, JobId = jobId, State = JobState.Rejected, Reasons = reasons };
+
+    // The checks that need storage, the network (the callback's host) or the clock; adds their reasons to the read
+    // result's. Returns the resolved model. A resolver failure that may pass throws (the message is retried).
+    private async Task<ModelManifest?> CheckAgainstStorageNetworkAndClockAsync(JobReadResult read, CancellationToken cancellationToken)
     {
         ModelManifest? manifest = null;
         if (read.Model is { } model)
@@ -242,6 +309,15 @@ public sealed class JobIntake
                     read.ReasonList.Add(string.Create(CultureInfo.InvariantCulture,
                         $"{use.Path} is {use.Label}, but model \"{manifest.Model}\" version \"{manifest.Version}\" has {classes} classes (labels 0 to {classes - 1})."));
                 }
+            }
+        }
+
+        if (read.CallbackUrl is Uri callbackUrl)
+        {
+            CallbackTarget target = await callbackGuard.CheckAsync(callbackUrl, cancellationToken).ConfigureAwait(false);
+            if (!target.Allowed)
+            {
+                read.ReasonList.Add($"$.callbackUrl {JobText.Quote(callbackUrl.OriginalString)} is refused: {target.Refusal}.");
             }
         }
 
@@ -275,9 +351,10 @@ public sealed class JobIntake
         }
     }
 
-    private JobMessageRecord NewMessageRecord(JobReadResult read, string message, string? messageId)
+    private JobMessageRecord NewMessageRecord(Submission submission)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(message);
+        byte[] bytes = submission.Message;
+        string? messageId = submission.MessageId;
         bool truncated = bytes.Length > limits.MaxStoredMessageBytes;
         return new JobMessageRecord
         {
@@ -285,7 +362,23 @@ public sealed class JobIntake
             Message = truncated ? bytes[..limits.MaxStoredMessageBytes] : bytes,
             MessageBytes = bytes.Length,
             MessageTruncated = truncated,
-            MessageWasBase64 = read.WasBase64,
+            MessageWasBase64 = submission.Read.WasBase64,
         };
     }
+}
+
+/// <summary>One submission under way: what was read, the message as it came, and its checks once they ran (they add their reasons to <see cref="Read"/>).</summary>
+internal sealed class Submission(JobReadResult read, byte[] message, string? messageId)
+{
+    public JobReadResult Read { get; } = read;
+
+    public byte[] Message { get; } = message;
+
+    public string? MessageId { get; } = messageId;
+
+    /// <summary>The checks against storage, the network and the clock, with the model they resolved; null until they ran.</summary>
+    public Task<ModelManifest?>? Checks { get; set; }
+
+    /// <summary>The intake's span of this submission, when traced.</summary>
+    public Activity? Span { get; init; }
 }

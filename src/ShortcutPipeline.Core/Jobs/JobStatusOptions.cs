@@ -27,7 +27,4 @@ public sealed class JobStatusOptions
 
     /// <summary>How often a status update is tried when other writers keep changing the record (default 100).</summary>
     public int UpdateAttempts { get; set; } = 100;
-
-    /// <summary>How long a callback POST may take (default 10 seconds).</summary>
-    public TimeSpan CallbackTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

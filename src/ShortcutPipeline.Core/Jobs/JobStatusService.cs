@@ -22,18 +22,24 @@ public sealed class JobStatusService
     private readonly SemaphoreSlim delegationKeyLock = new(1, 1);
     private UserDelegationKey? delegationKey;
 
-    /// <summary>A status service over <paramref name="storage"/>.</summary>
+    /// <summary>
+    /// A status service over <paramref name="storage"/>; callbacks go through <paramref name="callbacks"/> (when null,
+    /// a client with the default, strict <see cref="Callbacks.CallbackOptions"/>).
+    /// </summary>
     public JobStatusService(
         PipelineStorage storage, JobStatusOptions? options = null, JobCallbackClient? callbacks = null, TimeProvider? time = null)
     {
         this.storage = storage ?? throw new ArgumentNullException(nameof(storage));
         this.options = options ?? new JobStatusOptions();
-        this.callbacks = callbacks ?? new JobCallbackClient(options: this.options);
         this.time = time ?? TimeProvider.System;
+        this.callbacks = callbacks ?? new JobCallbackClient(storage);
         store = new JobStatusStore(storage, this.time, this.options.UpdateAttempts);
     }
 
     internal JobStatusStore Store => store;
+
+    /// <summary>The client that sends callbacks (its guard checks callback URLs at intake too).</summary>
+    internal JobCallbackClient Callbacks => callbacks;
 
     /// <summary>The status of job <paramref name="jobId"/>, or null when there is no such job (or the id is malformed).</summary>
     public async Task<JobStatus?> GetAsync(string jobId, CancellationToken cancellationToken = default)

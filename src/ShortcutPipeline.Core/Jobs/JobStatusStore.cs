@@ -28,21 +28,33 @@ internal sealed class JobStatusStore
     public Task<JobMessageRecord?> GetMessageAsync(string jobId, CancellationToken cancellationToken) =>
         OptimisticTableUpdate.GetAsync<JobMessageRecord>(table, jobId, JobMessageRecord.MessageRowKey, cancellationToken);
 
-    /// <summary>Adds a new record and its message in one transaction; false when the job id is taken already.</summary>
-    public async Task<bool> TryAddAsync(JobStatusRecord record, JobMessageRecord message, CancellationToken cancellationToken)
+    /// <summary>A rejection that a later submission under its id replaced, kept in the job's partition (see <see cref="SupersededRejection"/>).</summary>
+    public Task<JobStatusRecord?> GetSupersededRejectionAsync(string jobId, string contentHash, CancellationToken cancellationToken) =>
+        OptimisticTableUpdate.GetAsync<JobStatusRecord>(table, jobId, SupersededRejection.RowKeyOf(contentHash), cancellationToken);
+
+    /// <summary>
+    /// Adds a new record and its message in one transaction; false when the job id is taken already. With
+    /// <paramref name="replacing"/> (the job's rejected record, as read), replaces that record and its message instead,
+    /// and keeps both under <see cref="SupersededRejection.RowKeyOf"/> in the same transaction; false when the record
+    /// changed since it was read.
+    /// </summary>
+    public async Task<bool> TryAddAsync(
+        JobStatusRecord record, JobMessageRecord message, SupersededRejection? replacing, CancellationToken cancellationToken)
     {
         record.CreatedAt = record.UpdatedAt = time.GetUtcNow();
         message.PartitionKey = record.PartitionKey;
+        List<TableTransactionAction> actions = replacing is null
+            ? [new(TableTransactionActionType.Add, record), new(TableTransactionActionType.Add, message)]
+            : [new(TableTransactionActionType.UpdateReplace, record, replacing.Record.ETag),
+               new(TableTransactionActionType.UpsertReplace, message), .. replacing.ToKeptEntities()];
         try
         {
-            Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(
-                [new TableTransactionAction(TableTransactionActionType.Add, record),
-                 new TableTransactionAction(TableTransactionActionType.Add, message)],
-                cancellationToken).ConfigureAwait(false);
+            Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
             record.ETag = response.Value[0].Headers.ETag ?? default;
             return true;
         }
-        catch (TableTransactionFailedException exception) when (exception.Status == (int)HttpStatusCode.Conflict)
+        catch (TableTransactionFailedException exception)
+            when (exception.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
         {
             return false;
         }

@@ -145,9 +145,9 @@ public sealed class QueueMessageLease : IAsyncDisposable
                         "Message {MessageId} on {Queue} could not be renewed: another receiver holds it now.", MessageId, queue.Name);
                     return;
                 }
-                catch (RequestFailedException exception)
+                catch (Exception exception) when (exception is RequestFailedException || Storage.StorageFailures.MayPass(exception))
                 {
-                    // A transient failure: the next round tries again, well within the timeout.
+                    // A transient failure (storage busy, or unreachable for a while): the next round tries again.
                     logger.LogWarning(exception, "Renewing message {MessageId} on {Queue} failed; trying again.", MessageId, queue.Name);
                 }
                 finally

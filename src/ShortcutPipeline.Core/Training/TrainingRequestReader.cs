@@ -93,7 +93,7 @@ public sealed partial class TrainingRequestReader
         else
         {
             using JsonDocument? document = JsonMessage.Parse(message, reasons, out _);
-            if (document is not null)
+            if (document is not null && JsonMessage.CheckText(document.RootElement, "$", reasons))
             {
                 contentHash = JsonMessage.HashOf(document.RootElement);
                 ReadRoot(document.RootElement, draft, reasons);
