@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Worker;
 
@@ -83,8 +84,8 @@ internal sealed class JobWatch : IAsyncDisposable
         }
         catch (Exception exception)
         {
-            // The job's first image record marks it running anyway.
-            logger.LogWarning(exception, "Could not mark job {JobId} running.", jobId);
+            // The job's first image record marks it running anyway; an outage is logged by the worker's loops.
+            logger.Log(StorageFailures.MayPass(exception) ? LogLevel.Debug : LogLevel.Warning, exception, "Could not mark job {JobId} running.", jobId);
         }
     }
 
@@ -98,6 +99,7 @@ internal sealed class JobWatch : IAsyncDisposable
 
     private async Task PollAsync(CancellationToken cancellationToken)
     {
+        var backoff = new OutageBackoff("The worker's job watch", logger, time, interval);
         try
         {
             while (true)
@@ -118,10 +120,11 @@ internal sealed class JobWatch : IAsyncDisposable
                             Stop(id);
                         }
                     })).ConfigureAwait(false);
+                    backoff.Succeeded();
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
-                    logger.LogWarning(exception, "Reading the states of the held jobs failed; trying again.");
+                    await backoff.WaitAfterFailureAsync(exception, cancellationToken).ConfigureAwait(false);
                 }
             }
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Imaging;
 using static TorchSharp.torch;
@@ -28,6 +29,7 @@ internal sealed class SamplingEngine : IDisposable
     private readonly CancellationTokenSource draining = new();
     private readonly AsyncSignal wake;
     private readonly AsyncSignal rowsStarted;
+    private readonly OutageBackoff outage;
 
     public SamplingEngine(
         StepScheduler<HeldWorkItem> scheduler, SamplingService sampling, StoringStage storing, JobWatch watch, WorkerMetrics metrics,
@@ -43,6 +45,7 @@ internal sealed class SamplingEngine : IDisposable
         this.logger = logger;
         wake = new AsyncSignal(time);
         rowsStarted = new AsyncSignal(time);
+        outage = new OutageBackoff("The worker's model loading", logger, time, idleWait);
     }
 
     /// <summary>Forward passes run so far.</summary>
@@ -220,12 +223,24 @@ internal sealed class SamplingEngine : IDisposable
                 ReleaseEmptyLanes(keepModelsWithRows: false);   // their models may be unloaded to make room
                 model = await sampling.AcquireModelAsync(plan.Model.Model, plan.Model.Version).ConfigureAwait(false);
             }
+            catch (Exception exception) when (StorageFailures.MayPass(exception))
+            {
+                lock (scheduler)
+                {
+                    scheduler.Unstart(plan.Starting);   // they wait until the model can be downloaded
+                }
+
+                await outage.WaitAfterFailureAsync(exception, CancellationToken.None).ConfigureAwait(false);
+                return null;
+            }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
                 logger.LogError(exception, "Model {Model} {Version} is not available.", plan.Model.Model, plan.Model.Version);
                 await GiveUpLaneAsync(plan.Model, exception).ConfigureAwait(false);
                 return null;
             }
+
+            outage.Succeeded();
 
             lanes[plan.Model] = lane = new Lane(model, new SamplerRows(model.Sampler, scheduler.MaxResidentRows));
         }

@@ -201,6 +201,21 @@ public sealed class StepScheduler<T>
         return new PassPlan<T>(rows[0].Model, rows, starting);
     }
 
+    /// <summary>Puts started rows that never ran a step back among the waiting ones (their pass could not run: the model did not load).</summary>
+    public void Unstart(IEnumerable<ScheduledRow<T>> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        foreach (ScheduledRow<T> row in rows.Where(r => r.Started && r.Slot < 0).ToList())
+        {
+            if (resident.Remove(row))
+            {
+                row.Started = false;
+                waiting.Add(row);
+                tags[row.Tag].Started = resident.Any(r => Equals(r.Tag, row.Tag));
+            }
+        }
+    }
+
     /// <summary>Removes a resident row that ran its last step.</summary>
     public void Finish(ScheduledRow<T> row)
     {

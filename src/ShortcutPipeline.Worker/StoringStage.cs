@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
+using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Imaging;
 
@@ -29,8 +30,9 @@ internal sealed record StoppedRow(HeldWorkItem Held, bool ByDeadline) : RowEnd(H
 /// waits when it is full, so memory stays flat) and, on <see cref="WorkerOptions.UploadConcurrency"/> tasks at once,
 /// encodes each finished image as a PNG, writes it to its blob (create-only), records it in its job's status (coalesced
 /// per job, <see cref="ProgressRecorder"/>) and, once every row of a work item has ended, deletes the item's message
-/// (failing the job first when rows were stopped by its deadline). A write or record that fails gives the item up: its
-/// message is released for a retry, or poisoned on its last delivery; nothing is deleted before it is stored.
+/// (failing the job first when rows were stopped by its deadline). While storage is unreachable a write or record is
+/// tried again until it is back; any other failure gives the item up: its message is released for a retry, or
+/// poisoned on its last delivery. Nothing is deleted before it is stored.
 /// </summary>
 internal sealed class StoringStage
 {
@@ -44,6 +46,7 @@ internal sealed class StoringStage
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly Task[] consumers;
+    private readonly OutageBackoff outage;
 
     public StoringStage(
         ImageWriter writer, JobProgress progress, MessageGiveUp giveUp, JobWatch watch, WorkerMetrics metrics, WorkerOptions options,
@@ -57,6 +60,7 @@ internal sealed class StoringStage
         this.time = time;
         this.logger = logger;
         recorder = new ProgressRecorder(progress);
+        outage = new OutageBackoff("The worker's storing stage", logger, time, TimeSpan.FromMilliseconds(500));
         queue = Channel.CreateBounded<RowEnd>(new BoundedChannelOptions(options.EffectiveStoringQueueImages)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -133,22 +137,42 @@ internal sealed class StoringStage
             }
             catch (Exception exception)
             {
-                logger.LogError(exception, "Storing an image of job {JobId} failed.", row.Held.Item.JobId);
+                // A message that could not be deleted comes back after its visibility timeout and finds its images stored.
+                if (!StorageFailures.MayPass(exception))
+                {
+                    logger.LogError(exception, "Storing an image of job {JobId} failed.", row.Held.Item.JobId);
+                }
+
                 await GiveUpAsync(row.Held, exception).ConfigureAwait(false);
             }
         }
     }
 
+    // Writes and records one image. While storage is unreachable it waits and tries again (the stage's consumers share
+    // one backoff, so the outage is logged once), as long as the item is still held; other failures give the item up.
     private async Task StoreAsync(FinishedImage image)
     {
         WorkItem item = image.Held.Item;
         byte[] png = image.EncodePng();
-        if (await writer.WriteAsync(item.JobId, image.Image.Index, png).ConfigureAwait(false) == ImageWriteOutcome.AlreadyExisted)
+        while (true)
         {
-            logger.LogInformation("Image {Index} of job {JobId} was written before (a redelivery); kept the first one.", image.Image.Index, item.JobId);
+            try
+            {
+                if (await writer.WriteAsync(item.JobId, image.Image.Index, png).ConfigureAwait(false) == ImageWriteOutcome.AlreadyExisted)
+                {
+                    logger.LogInformation("Image {Index} of job {JobId} was written before (a redelivery); kept the first one.", image.Image.Index, item.JobId);
+                }
+
+                await recorder.RecordAsync(item.JobId, image.Image.Index).ConfigureAwait(false);
+                outage.Succeeded();
+                break;
+            }
+            catch (Exception exception) when (StorageFailures.MayPass(exception) && !image.Held.IsDone)
+            {
+                await outage.WaitAfterFailureAsync(exception, CancellationToken.None).ConfigureAwait(false);
+            }
         }
 
-        await recorder.RecordAsync(item.JobId, image.Image.Index).ConfigureAwait(false);
         metrics.RecordImageStored(item.Model, item.ModelVersion, item.Steps, Stopwatch.GetElapsedTime(image.Held.ReceivedTimestamp));
     }
 

@@ -20,7 +20,9 @@ namespace ShortcutPipeline.Worker;
 /// <item>The <see cref="StoringStage"/> encodes, writes and records the finished images and deletes each message once
 /// every image of its work item is stored.</item>
 /// </list>
-/// A message that keeps failing goes to the poison queue and its job fails. When the host stops (SIGTERM), the worker
+/// A message that keeps failing goes to the poison queue and its job fails. Storage outages of any length are ridden
+/// out (<see cref="OutageBackoff"/>: each stage waits, logs the outage once, and goes on when storage is back). When
+/// the host stops (SIGTERM), the worker
 /// stops receiving, hands back the work items none of whose rows has started (another worker takes them at once), and
 /// finishes and stores the rest.
 /// </summary>
@@ -104,6 +106,7 @@ public sealed class WorkerService : BackgroundService
     // Receives while fewer images wait than allowed; each received item's images become rows of the scheduler.
     private async Task ReceiveAsync(StepScheduler<HeldWorkItem> scheduler, SamplingEngine engine, JobWatch watch, CancellationToken cancellationToken)
     {
+        var backoff = new OutageBackoff("The worker's receive loop", logger, time, options.PollInterval);
         while (!cancellationToken.IsCancellationRequested)
         {
             int room;
@@ -133,10 +136,11 @@ public sealed class WorkerService : BackgroundService
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                logger.LogError(exception, "Receiving from {Queue} failed; trying again.", receiver.QueueName);
-                await Task.Delay(options.PollInterval, time, cancellationToken).ConfigureAwait(false);
+                await backoff.WaitAfterFailureAsync(exception, cancellationToken).ConfigureAwait(false);
                 continue;
             }
+
+            backoff.Succeeded();
 
             // Admission is not cancellable: every lease ends up in the scheduler, deleted, released or poisoned.
             HeldWorkItem?[] admitted = await Task.WhenAll(leases.Select(lease => AdmitAsync(lease, watch))).ConfigureAwait(false);
@@ -238,6 +242,7 @@ public sealed class WorkerService : BackgroundService
 
     private async Task PollQueueDepthAsync(CancellationToken cancellationToken)
     {
+        var backoff = new OutageBackoff("The worker's queue-depth reading", logger, time, options.QueueDepthPollInterval);
         try
         {
             while (true)
@@ -245,10 +250,12 @@ public sealed class WorkerService : BackgroundService
                 try
                 {
                     metrics.RecordQueueDepth(await receiver.GetApproximateLengthAsync(cancellationToken).ConfigureAwait(false));
+                    backoff.Succeeded();
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
-                    logger.LogWarning(exception, "Reading the length of {Queue} failed.", receiver.QueueName);
+                    await backoff.WaitAfterFailureAsync(exception, cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
 
                 await Task.Delay(options.QueueDepthPollInterval, time, cancellationToken).ConfigureAwait(false);

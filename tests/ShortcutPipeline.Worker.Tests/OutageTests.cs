@@ -38,7 +38,8 @@ public sealed class OutageTests(AzuriteFixture azurite, ITestOutputHelper output
         var sent = new List<string>();
         var timeline = new List<string>();
         IReadOnlyList<JobStatus> statuses;
-        await using (InProcessWorker worker = await InProcessWorker.StartAsync(apps))
+        var workerLogs = new TestLoggerProvider();
+        await using (InProcessWorker worker = await InProcessWorker.StartAsync(apps, logger: workerLogs.CreateLogger<WorkerService>()))
         {
             using var stopSending = new CancellationTokenSource();
             Task sending = SendJobsAsync(users, sent, stopSending.Token);
@@ -68,6 +69,12 @@ public sealed class OutageTests(AzuriteFixture azurite, ITestOutputHelper output
         Assert.Equal((0, 0, 0), (figures.Lost, figures.ImagesWrittenTwice, figures.Poisoned));
         Assert.Single(logs.Messages, m => m.Level == LogLevel.Warning && m.Message.Contains("storage is unreachable", StringComparison.Ordinal));
         Assert.Contains(logs.Messages, m => m.Message.Contains("storage is reachable again", StringComparison.Ordinal));
+        // The worker too: each of its stages that met the outage says so once (and once that it is over), and nothing else.
+        List<LoggedMessage> warnings = workerLogs.Messages.Where(m => m.Level >= LogLevel.Warning).ToList();
+        output.WriteLine(string.Join(Environment.NewLine, warnings.Select(m => $"{m.Level}: {m.Message}")));
+        Assert.NotEmpty(warnings);
+        Assert.All(warnings, m => Assert.Contains("storage is unreachable", m.Message, StringComparison.Ordinal));
+        Assert.Equal(warnings.Count, warnings.Select(m => m.Message.Split(':')[0]).Distinct().Count());
     }
 
     // FirstBurst jobs of ImagesPerJob images at once, then one every SendInterval, straight onto the jobs queue, until cancelled.

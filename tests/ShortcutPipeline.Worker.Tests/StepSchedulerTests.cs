@@ -145,6 +145,20 @@ public sealed class StepSchedulerTests
     }
 
     [Fact]
+    public void RowsWhosePassCouldNotRunWaitAgainInTheirOrder()
+    {
+        StepScheduler<string> scheduler = Continuous(rows: 2);
+        scheduler.Add("first", Item("a", 2, steps: 4), Start);
+        PassPlan<string> plan = scheduler.NextPass(Start)!;
+        Assert.Equal(2, scheduler.ResidentRows);
+
+        scheduler.Unstart(plan.Starting);   // e.g. the model could not be downloaded while storage was unreachable
+
+        Assert.Equal((0, 2), (scheduler.ResidentRows, scheduler.WaitingRows));
+        Assert.Equal(["first"], scheduler.TakeUnstarted());
+    }
+
+    [Fact]
     public void TheBudgetBatchBaselineRunsABatchOfOneBudgetToItsEndBeforeTheNext()
     {
         var scheduler = new StepScheduler<string>(SchedulingPolicy.BudgetBatches, 64, 128, 2, TimeSpan.FromSeconds(2));

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Azure.Storage.Blobs.Models;
 using ShortcutPipeline.Testing;
 
@@ -37,14 +38,15 @@ internal sealed class InProcessWorker : IAsyncDisposable
     };
 
     /// <summary>Starts a worker with <see cref="TestOptions"/> over a fresh model cache, changed by <paramref name="configure"/>.</summary>
-    public static async Task<InProcessWorker> StartAsync(TestPipeline pipeline, Action<WorkerOptions>? configure = null, TimeProvider? time = null)
+    public static async Task<InProcessWorker> StartAsync(
+        TestPipeline pipeline, Action<WorkerOptions>? configure = null, TimeProvider? time = null, ILogger<WorkerService>? logger = null)
     {
         var modelCache = new TempDirectory("worker-cache-");
         WorkerOptions options = TestOptions(modelCache.Path);
         configure?.Invoke(options);
         var sampling = new SamplingService(pipeline.Registry, options);
         var metrics = new WorkerMetrics();
-        var service = new WorkerService(pipeline.Storage, pipeline.Progress, sampling, new ImageWriter(pipeline.Storage), metrics, options, time);
+        var service = new WorkerService(pipeline.Storage, pipeline.Progress, sampling, new ImageWriter(pipeline.Storage), metrics, options, time, logger);
         await service.StartAsync(CancellationToken.None);
         return new InProcessWorker(service, sampling, metrics, modelCache);
     }

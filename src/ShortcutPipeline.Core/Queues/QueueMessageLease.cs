@@ -103,17 +103,23 @@ public sealed class QueueMessageLease : IAsyncDisposable
             await operation(popReceipt).ConfigureAwait(false);
             finished = true;
         }
-        catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.NotFound)
+        catch (RequestFailedException exception) when (IsNoLongerOurs(exception))
         {
             // Deleted already, or another receiver holds it now (the pop receipt no longer matches).
             IsLost = true;
-            logger.LogWarning("Message {MessageId} on {Queue} was no longer ours when we finished it.", MessageId, queue.Name);
+            logger.LogInformation("Message {MessageId} on {Queue} was no longer ours when we finished it (it lapsed and comes back).", MessageId, queue.Name);
         }
         finally
         {
             gate.Release();
         }
     }
+
+    // Gone (deleted, or its visibility lapsed and it was received again), or our pop receipt is stale: a request of ours
+    // was applied but its answer lost (a connection reset), so only the receipt we never saw would work now.
+    private static bool IsNoLongerOurs(RequestFailedException exception) =>
+        exception.Status == (int)HttpStatusCode.NotFound
+        || (exception.Status == (int)HttpStatusCode.BadRequest && exception.ErrorCode == QueueErrorCode.PopReceiptMismatch.ToString());
 
     private async Task RenewUntilFinishedAsync(CancellationToken cancellationToken)
     {
@@ -138,16 +144,20 @@ public sealed class QueueMessageLease : IAsyncDisposable
                     popReceipt = receipt.Value.PopReceipt;
                     Renewals++;
                 }
-                catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.NotFound)
+                catch (RequestFailedException exception) when (IsNoLongerOurs(exception))
                 {
                     IsLost = true;
-                    logger.LogWarning(
-                        "Message {MessageId} on {Queue} could not be renewed: another receiver holds it now.", MessageId, queue.Name);
+                    logger.LogInformation(
+                        "Message {MessageId} on {Queue} could not be renewed: it lapsed, and another receiver may hold it now.", MessageId, queue.Name);
                     return;
                 }
-                catch (Exception exception) when (exception is RequestFailedException || Storage.StorageFailures.MayPass(exception))
+                catch (Exception exception) when (Storage.StorageFailures.MayPass(exception))
                 {
-                    // A transient failure (storage busy, or unreachable for a while): the next round tries again.
+                    // Storage busy, or unreachable for a while (the loops log an outage once): the next round tries again.
+                    logger.LogDebug(exception, "Renewing message {MessageId} on {Queue} failed; trying again.", MessageId, queue.Name);
+                }
+                catch (RequestFailedException exception)
+                {
                     logger.LogWarning(exception, "Renewing message {MessageId} on {Queue} failed; trying again.", MessageId, queue.Name);
                 }
                 finally

@@ -7,7 +7,8 @@ namespace ShortcutPipeline.Core.Storage;
 /// initial delay doubling up to a longest one, and tries again, for as long as it takes. A failure that may pass
 /// (<see cref="StorageFailures.MayPass"/>) is an outage: its first failure is logged once, as a warning with the error,
 /// the ones after it only at debug level, and the first success after it as information, with how long it lasted.
-/// Any other failure is logged as an error each time (with the same waits between them).
+/// Any other failure is logged as an error each time (with the same waits between them). Thread-safe: several tasks
+/// of one stage may share one, and then an outage is logged once for all of them.
 /// </summary>
 public sealed class OutageBackoff
 {
@@ -19,6 +20,7 @@ public sealed class OutageBackoff
     private readonly TimeProvider time;
     private readonly TimeSpan initialDelay;
     private readonly TimeSpan maxDelay;
+    private readonly object gate = new();
     private TimeSpan nextDelay;
     private long outageStarted;
     private int failures;
@@ -42,25 +44,34 @@ public sealed class OutageBackoff
     public int Outages { get; private set; }
 
     /// <summary>How many rounds failed in a row (0 after a success).</summary>
-    public int Failures => failures;
+    public int Failures => Volatile.Read(ref failures);
 
     /// <summary>Logs <paramref name="error"/> as described above and waits before the next round.</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled during the wait.</exception>
     public async Task WaitAfterFailureAsync(Exception error, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(error);
-        failures++;
-        TimeSpan delay = nextDelay;
-        nextDelay = TimeSpan.FromTicks(Math.Min(nextDelay.Ticks * 2, maxDelay.Ticks));
-        if (!StorageFailures.MayPass(error))
+        TimeSpan delay;
+        bool mayPass = StorageFailures.MayPass(error), outageBegins = false;
+        lock (gate)
+        {
+            failures++;
+            delay = nextDelay;
+            nextDelay = TimeSpan.FromTicks(Math.Min(nextDelay.Ticks * 2, maxDelay.Ticks));
+            if (mayPass && !InOutage)
+            {
+                InOutage = outageBegins = true;
+                Outages++;
+                outageStarted = time.GetTimestamp();
+            }
+        }
+
+        if (!mayPass)
         {
             logger.LogError(error, "{Loop}: a round failed; trying again in {Delay}.", loop, delay);
         }
-        else if (!InOutage)
+        else if (outageBegins)
         {
-            InOutage = true;
-            Outages++;
-            outageStarted = time.GetTimestamp();
             logger.LogWarning(error, "{Loop}: storage is unreachable ({Error}); trying again, waiting {Delay} and up to {MaxDelay} between tries, until it is back.",
                 loop, StorageFailures.Describe(error), delay, maxDelay);
         }
@@ -75,14 +86,22 @@ public sealed class OutageBackoff
     /// <summary>Records a round that worked: ends an outage (logging it) and resets the waits.</summary>
     public void Succeeded()
     {
-        if (InOutage)
+        bool outageEnds;
+        int failed;
+        TimeSpan lasted;
+        lock (gate)
         {
+            outageEnds = InOutage;
+            failed = failures;
+            lasted = outageEnds ? time.GetElapsedTime(outageStarted) : TimeSpan.Zero;
             InOutage = false;
-            logger.LogInformation("{Loop}: storage is reachable again after {Duration} ({Failures} failed tries).",
-                loop, time.GetElapsedTime(outageStarted), failures);
+            failures = 0;
+            nextDelay = initialDelay;
         }
 
-        failures = 0;
-        nextDelay = initialDelay;
+        if (outageEnds)
+        {
+            logger.LogInformation("{Loop}: storage is reachable again after {Duration} ({Failures} failed tries).", loop, lasted, failed);
+        }
     }
 }
