@@ -1,7 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Threading.Channels;
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Storage;
@@ -203,4 +208,201 @@ internal sealed class StoringStage
 
         logger.LogInformation("Finished a work item of job {JobId}: images {First} to {Last}.", item.JobId, item.Images[0].Index, item.Images[^1].Index);
     }
+}
+
+/// <summary>
+/// Records stored images in the job statuses, coalesced per job: at most one status update of a job is in flight,
+/// and the images stored meanwhile go into its next update together. So a pass that finishes many rows of one job
+/// costs one or two updates of its status record, not one per image, while images of different jobs are recorded
+/// concurrently. Thread-safe.
+/// </summary>
+internal sealed class ProgressRecorder(JobProgress progress)
+{
+    private readonly Dictionary<string, JobUpdates> jobs = new(StringComparer.Ordinal);   // locked
+
+    /// <summary>Records image <paramref name="index"/> of job <paramref name="jobId"/>; completes once it is in the status.</summary>
+    public Task RecordAsync(string jobId, int index)
+    {
+        var recorded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool startFlushing;
+        lock (jobs)
+        {
+            if (!jobs.TryGetValue(jobId, out JobUpdates? updates))
+            {
+                jobs[jobId] = updates = new JobUpdates();
+            }
+
+            updates.Pending.Add((index, recorded));
+            startFlushing = !updates.Flushing;
+            updates.Flushing = true;
+        }
+
+        if (startFlushing)
+        {
+            _ = FlushAsync(jobId);
+        }
+
+        return recorded.Task;
+    }
+
+    // Sends the job's pending images in one update, then the ones that came meanwhile, until none is left.
+    private async Task FlushAsync(string jobId)
+    {
+        while (true)
+        {
+            List<(int Index, TaskCompletionSource Recorded)> batch;
+            lock (jobs)
+            {
+                JobUpdates updates = jobs[jobId];
+                if (updates.Pending.Count == 0)
+                {
+                    jobs.Remove(jobId);
+                    return;
+                }
+
+                batch = [.. updates.Pending];
+                updates.Pending.Clear();
+            }
+
+            try
+            {
+                await progress.RecordImagesAsync(jobId, batch.Select(b => b.Index).Distinct().ToList(), CancellationToken.None)
+                    .ConfigureAwait(false);
+                batch.ForEach(b => b.Recorded.TrySetResult());
+            }
+            catch (Exception exception)
+            {
+                batch.ForEach(b => b.Recorded.TrySetException(exception));
+            }
+        }
+    }
+
+    private sealed class JobUpdates
+    {
+        public List<(int Index, TaskCompletionSource Recorded)> Pending { get; } = [];
+
+        public bool Flushing { get; set; }
+    }
+}
+
+/// <summary>What <see cref="ImageWriter.WriteAsync"/> did.</summary>
+public enum ImageWriteOutcome
+{
+    /// <summary>The blob was created now.</summary>
+    Written,
+
+    /// <summary>The blob existed already (an earlier delivery wrote it) and was left as it is.</summary>
+    AlreadyExisted,
+}
+
+/// <summary>
+/// Encodes sampled images as PNG (ImageSharp) with provenance text chunks and writes each to its deterministic
+/// blob name, <see cref="ImageBlobNames.For"/>(jobId, index), with a create-only condition (If-None-Match: *):
+/// a redelivered work item never replaces an image, so each image of a job is written exactly once.
+/// </summary>
+public sealed class ImageWriter
+{
+    /// <summary>The PNG text keywords the worker writes.</summary>
+    public static class Keywords
+    {
+        /// <summary>The job id.</summary>
+        public const string JobId = "jobId";
+
+        /// <summary>The image index within the job.</summary>
+        public const string Index = "index";
+
+        /// <summary>The seed of the image's noise.</summary>
+        public const string Seed = "seed";
+
+        /// <summary>The step budget.</summary>
+        public const string Steps = "steps";
+
+        /// <summary>The class name (or label number; "unconditional" when none).</summary>
+        public const string Class = "class";
+
+        /// <summary>The class label number (absent for unconditional images).</summary>
+        public const string Label = "label";
+
+        /// <summary>The guidance scale.</summary>
+        public const string CfgScale = "cfgScale";
+
+        /// <summary>The model name.</summary>
+        public const string Model = "model";
+
+        /// <summary>The model version.</summary>
+        public const string ModelVersion = "modelVersion";
+    }
+
+    private readonly BlobContainerClient container;
+
+    /// <summary>A writer into <paramref name="storage"/>'s images container.</summary>
+    public ImageWriter(PipelineStorage storage)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        container = storage.ImagesContainer;
+    }
+
+    /// <summary>The text chunks of image <paramref name="image"/> of <paramref name="item"/>, drawn with a model of <paramref name="config"/>.</summary>
+    public static IReadOnlyDictionary<string, string> TextChunks(WorkItem item, ImageRequest image, DiTConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(config);
+        var text = new Dictionary<string, string>
+        {
+            [Keywords.JobId] = item.JobId,
+            [Keywords.Index] = Invariant(image.Index),
+            [Keywords.Seed] = Invariant(image.Seed),
+            [Keywords.Steps] = Invariant(item.Steps),
+            [Keywords.Class] = ClassName(image.Label, config),
+            [Keywords.CfgScale] = Invariant(item.CfgScale),
+            [Keywords.Model] = item.Model,
+            [Keywords.ModelVersion] = item.ModelVersion,
+        };
+        if (image.Label is int label)
+        {
+            text[Keywords.Label] = Invariant(label);
+        }
+
+        return text;
+    }
+
+    /// <summary>The class name of <paramref name="label"/>: the model's name for it, else its number; "unconditional" for null.</summary>
+    public static string ClassName(int? label, DiTConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return label switch
+        {
+            null => "unconditional",
+            int l when l >= 0 && l < config.ClassNames.Count => config.ClassNames[l],
+            int l => Invariant(l),
+        };
+    }
+
+    /// <summary>
+    /// Creates the blob of image <paramref name="index"/> of job <paramref name="jobId"/> unless it exists; an existing
+    /// blob counts as written and is never replaced.
+    /// </summary>
+    public async Task<ImageWriteOutcome> WriteAsync(string jobId, int index, byte[] png, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(png);
+        BlobClient blob = container.GetBlobClient(ImageBlobNames.For(jobId, index));
+        var options = new BlobUploadOptions
+        {
+            Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
+            HttpHeaders = new BlobHttpHeaders { ContentType = "image/png" },
+        };
+        try
+        {
+            await blob.UploadAsync(new BinaryData(png), options, cancellationToken).ConfigureAwait(false);
+            return ImageWriteOutcome.Written;
+        }
+        catch (RequestFailedException exception)
+            when (exception.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
+        {
+            return ImageWriteOutcome.AlreadyExisted;
+        }
+    }
+
+    private static string Invariant(IFormattable value) => value.ToString(null, CultureInfo.InvariantCulture);
 }

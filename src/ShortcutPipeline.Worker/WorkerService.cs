@@ -267,3 +267,96 @@ public sealed class WorkerService : BackgroundService
         }
     }
 }
+
+/// <summary>
+/// A received work item and the lease on its message, while the worker holds it. Each of its rows ends once:
+/// stored (written and recorded) or stopped (its job no longer wants it, or its deadline passed). When the last one
+/// ends, the message is deleted (<see cref="TryFinish"/>). When an attempt fails instead, the item is given up
+/// (<see cref="TryGiveUp"/>: its message released for a retry or poisoned) and its other rows are dropped. Thread-safe:
+/// rows end on the storing stage's tasks and the sampler's loop at once.
+/// </summary>
+internal sealed class HeldWorkItem(QueueMessageLease lease, WorkItem item)
+{
+    private const int Active = 0, Finished = 1, GivenUp = 2;
+    private int state;
+    private int rowsLeft = item.Images.Count;
+    private int deadlineStops;
+    private int checkedForModel;
+
+    public QueueMessageLease Lease { get; } = lease;
+
+    public WorkItem Item { get; } = item;
+
+    /// <summary>When the worker received it (a <see cref="System.Diagnostics.Stopwatch"/> timestamp, for latency figures).</summary>
+    public long ReceivedTimestamp { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>True once the message is deleted or given up: its remaining rows are not wanted.</summary>
+    public bool IsDone => Volatile.Read(ref state) != Active;
+
+    /// <summary>True when some of its rows were stopped because the deadline passed.</summary>
+    public bool MissedDeadline => Volatile.Read(ref deadlineStops) > 0;
+
+    /// <summary>True the first time it is called: the caller checks once whether the model can draw the item.</summary>
+    public bool NeedsModelCheck() => Interlocked.Exchange(ref checkedForModel, 1) == 0;
+
+    /// <summary>Counts one of its rows as ended (stored, or stopped); true when it was the last.</summary>
+    public bool EndRow(bool stoppedByDeadline = false)
+    {
+        if (stoppedByDeadline)
+        {
+            Interlocked.Increment(ref deadlineStops);
+        }
+
+        return Interlocked.Decrement(ref rowsLeft) == 0;
+    }
+
+    /// <summary>True when this call moves the item to finished (its message is to be deleted now).</summary>
+    public bool TryFinish() => Interlocked.CompareExchange(ref state, Finished, Active) == Active;
+
+    /// <summary>True when this call gives the item up (its message is to be released or poisoned now).</summary>
+    public bool TryGiveUp() => Interlocked.CompareExchange(ref state, GivenUp, Active) == Active;
+}
+
+/// <summary>
+/// Gives up the messages of work items the worker cannot finish, for the receive loop and the batches alike.
+/// Storage may fail while giving a message up too; then the failure is logged and the message reappears when
+/// its visibility timeout lapses.
+/// </summary>
+internal sealed class MessageGiveUp(QueueReceiver receiver, WorkerMetrics metrics, ILogger logger)
+{
+    /// <summary>
+    /// Releases the message of a failed attempt for a retry (counted as a failed attempt), or poisons it on its
+    /// last delivery. <paramref name="jobId"/> is null when the message could not be read.
+    /// </summary>
+    public Task FailAsync(QueueMessageLease lease, string? jobId, Exception error) => CatchAsync(lease, jobId, async () =>
+    {
+        if (!await receiver.FailAsync(lease, error, CancellationToken.None).ConfigureAwait(false))
+        {
+            metrics.RecordFailedAttempt();
+        }
+    });
+
+    /// <summary>Poisons the message of a work item that can never succeed.</summary>
+    public Task PoisonAsync(QueueMessageLease lease, string jobId, string reason) =>
+        CatchAsync(lease, jobId, () => receiver.PoisonAsync(lease, reason, CancellationToken.None));
+
+    private async Task CatchAsync(QueueMessageLease lease, string? jobId, Func<Task> giveUp)
+    {
+        try
+        {
+            await giveUp().ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            if (jobId is null)
+            {
+                logger.LogError(exception, "Could not give up message {MessageId}; it returns after its visibility timeout.", lease.MessageId);
+            }
+            else
+            {
+                logger.LogError(exception, "Could not give up message {MessageId} of job {JobId}; it returns after its visibility timeout.",
+                    lease.MessageId, jobId);
+            }
+        }
+    }
+}
