@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Azure;
+using Azure.Identity;
 using ShortcutPipeline.Cli.Commands;
 
 namespace ShortcutPipeline.Cli;
@@ -65,6 +67,17 @@ public static class ShortcutCli
             configuration.Error.WriteLine($"shortcut: {e.Message}");
             return ExitCodes.BadInput;
         }
+        catch (RequestFailedException e)
+        {
+            configuration.Error.WriteLine($"shortcut: {StorageError(e)}");
+            return ExitCodes.Failed;
+        }
+        catch (AuthenticationFailedException e)
+        {
+            configuration.Error.WriteLine(
+                $"shortcut: could not sign in to Azure Storage ({e.Message.Split('\n')[0].Trim()}). Sign in with `az login`, or give a connection string with --connection.");
+            return ExitCodes.Failed;
+        }
         catch (OperationCanceledException)
         {
             configuration.Error.WriteLine("shortcut: cancelled");
@@ -75,5 +88,21 @@ public static class ShortcutCli
             configuration.Error.WriteLine($"shortcut: unexpected error: {e}");
             return ExitCodes.Failed;
         }
+    }
+
+    /// <summary>One line on what the storage service refused, and what to check.</summary>
+    internal static string StorageError(RequestFailedException error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        string what = error.ErrorCode switch
+        {
+            "ContainerNotFound" or "QueueNotFound" or "TableNotFound" or "ResourceNotFound" =>
+                "the pipeline's storage is not there: a container, queue or table it needs does not exist. Check --connection and --storage-prefix (or the ShortcutStorage settings), and that the pipeline has been deployed or started (shortcut serve) on that account.",
+            "AuthorizationPermissionMismatch" or "AuthorizationFailure" or "AuthenticationFailed" =>
+                "the storage account refused access. In Azure, grant your account the storage data roles (the stacks' operatorPrincipalId parameter does); locally, check the connection string.",
+            _ => "the storage request failed.",
+        };
+        string detail = error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
+        return $"{what} (HTTP {error.Status}{(error.ErrorCode is null ? "" : " " + error.ErrorCode)}: {detail})";
     }
 }

@@ -18,6 +18,19 @@ public sealed class PipelineCommandsTests(AzuriteFixture azurite) : IClassFixtur
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
     [Fact]
+    public async Task ADownloadFromStorageThatIsNotThePipelinesSaysWhatToCheckWithoutAStackTrace()
+    {
+        string[] storage = ["--connection", azurite.ConnectionString, "--storage-prefix", AzuriteFixture.CreateIsolatedPrefix()];   // nothing created
+
+        var run = await CliRunner.RunAsync(["download", "some-job", "--out", Path.Combine(folder, "downloads"), .. storage]);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith("shortcut: the pipeline's storage is not there", run.Errors, StringComparison.Ordinal);
+        Assert.Contains("--storage-prefix", run.Errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task JobsEnqueuedAsTextAndAsBase64AreWaitedForShownAndDownloaded()
     {
         string prefix = AzuriteFixture.CreateIsolatedPrefix();
