@@ -279,6 +279,8 @@ public sealed class TerraformEvaluator(
             "coalesce" => arguments.FirstOrDefault(argument => argument is not null && !(argument is JsonValue value && value.TryGetValue(out string? text) && text.Length == 0))?.DeepClone(),
             "lower" => JsonValue.Create(Text(arguments[0]).ToLowerInvariant()),
             "tostring" => JsonValue.Create(Text(arguments[0])),
+            // Sensitivity is Terraform's marking for plan output, not a part of the value.
+            "sensitive" or "nonsensitive" => arguments[0]?.DeepClone(),
             "keys" => new JsonArray(((JsonObject)arguments[0]!).Select(property => (JsonNode?)JsonValue.Create(property.Key)).ToArray()),
             _ => throw new NotSupportedException($"The infrastructure tests do not evaluate the function {call.Function}(): add it to TerraformEvaluator."),
         };
