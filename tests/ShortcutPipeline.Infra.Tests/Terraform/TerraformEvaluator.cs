@@ -262,6 +262,8 @@ public sealed class TerraformEvaluator(
         return call.Function switch
         {
             "merge" => Merge(arguments),
+            "concat" => new JsonArray(arguments.SelectMany(argument => argument as JsonArray
+                ?? throw new InvalidOperationException($"concat: {argument?.ToJsonString() ?? "null"} is not a list.")).Select(item => item?.DeepClone()).ToArray()),
             "toset" => new JsonArray(((JsonArray)arguments[0]!).Select(item => item?.DeepClone()).DistinctBy(item => item?.ToJsonString()).OrderBy(item => item?.ToJsonString(), StringComparer.Ordinal).ToArray()),
             "tolist" or "tomap" => arguments[0]?.DeepClone(),
             "contains" => JsonValue.Create(((JsonArray)arguments[0]!).Any(item => JsonNode.DeepEquals(item, arguments[1]))),
