@@ -78,6 +78,10 @@ param operatorPrincipalId string = ''
 @description('What operatorPrincipalId is: User, Group or ServicePrincipal.')
 param operatorPrincipalType principalType = 'User'
 
+@description('The secret that signs job callbacks (HMAC-SHA256, ShortcutPipeline__Callbacks__SigningSecret); receivers verify them with the same one. The Functions app (cancelled jobs) gets it as an app setting, the worker (completed and failed jobs) as a container app secret; the trainer sends no callbacks. Empty: neither is created, callbacks go out unsigned and the apps log a warning.')
+@secure()
+param callbackSigningSecret string = ''
+
 param tags object = {
   application: 'shortcut-pipeline'
 }
@@ -106,6 +110,10 @@ var healthPort = 8080
 var namePrefixCharacters = 'abcdefghijklmnopqrstuvwxyz0123456789'
 var namePrefixOtherCharacters = filter(map(range(0, length(namePrefix)), i => substring(namePrefix, i, 1)), c => !contains(namePrefixCharacters, c))
 var prefix = empty(namePrefixOtherCharacters) ? namePrefix : string(int('namePrefix \'${namePrefix}\' must be 3 to 10 lowercase letters or digits'))
+
+// Whether callbacks are signed: no secret, and given to the modules besides the secret. Expressions of a secure module
+// parameter are never evaluated by `bicep snapshot` (which the tests compare), not even when it is empty.
+var signCallbacks = !empty(callbackSigningSecret)
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
@@ -184,6 +192,8 @@ module functions 'modules/functions.bicep' = {
     trainingSchedule: trainingSchedule
     trainingInterval: trainingInterval
     trainingRequest: trainingRequest
+    signCallbacks: signCallbacks
+    callbackSigningSecret: callbackSigningSecret
   }
 }
 
@@ -216,11 +226,14 @@ module worker 'modules/worker.bicep' = if (deployContainerApps) {
     maxReplicas: workerMaxReplicas
     queueLengthPerReplica: workerQueueLengthPerReplica
     cooldownSeconds: workerCooldownSeconds
+    signCallbacks: signCallbacks
+    callbackSigningSecret: callbackSigningSecret
     env: gpuAppSettings(storage.outputs.blobServiceUri, storage.outputs.queueServiceUri, storage.outputs.tableServiceUri, identities.outputs.worker.clientId, monitoring.outputs.appInsightsConnectionString, healthPort)
     probes: healthProbes(healthPort)
   }
 }
 
+// The trainer sends no callbacks: it gets no callbackSigningSecret.
 module trainer 'modules/trainer.bicep' = if (deployContainerApps) {
   name: 'trainer'
   params: {

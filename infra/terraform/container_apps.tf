@@ -48,6 +48,9 @@ resource "azapi_resource" "worker" {
     identity_ids = [azurerm_user_assigned_identity.app["worker"].id]
   }
 
+  # Leaves configuration.secrets out of the request when no callback signing secret is given (local.worker_secrets).
+  ignore_null_property = true
+
   body = {
     properties = {
       environmentId       = azapi_resource.container_environment.id
@@ -60,6 +63,8 @@ resource "azapi_resource" "worker" {
             identity = azurerm_user_assigned_identity.app["worker"].id
           },
         ]
+        # The callback signing secret, only when one is given (see settings.tf).
+        secrets = local.worker_secrets
       }
       template = {
         # On SIGTERM the worker finishes its batch (ShortcutPipeline__Worker__ShutdownTimeout, 120 s by default).
@@ -72,7 +77,7 @@ resource "azapi_resource" "worker" {
               cpu    = local.gpu.cpu
               memory = local.gpu.memory
             }
-            env    = [for name, value in local.app_settings.worker : { name = name, value = value }]
+            env    = concat([for name, value in local.app_settings.worker : { name = name, value = value }], local.worker_callback_env)
             probes = local.health_probes
           },
         ]
@@ -157,6 +162,7 @@ resource "azapi_resource" "trainer" {
               cpu    = local.gpu.cpu
               memory = local.gpu.memory
             }
+            # The trainer sends no callbacks: no callback signing secret.
             env    = [for name, value in local.app_settings.trainer : { name = name, value = value }]
             probes = local.health_probes
           },

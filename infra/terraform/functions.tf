@@ -36,8 +36,10 @@ resource "azapi_resource" "functions" {
       serverFarmId = azurerm_service_plan.functions.id
       httpsOnly    = true
       siteConfig = {
+        # With the callback signing secret when one is given (see settings.tf). Flex Consumption keeps app settings
+        # encrypted at rest; a Key Vault reference (@Microsoft.KeyVault(...)) as the value would be the stronger form.
         minTlsVersion = "1.2"
-        appSettings   = [for name, value in local.app_settings.functions : { name = name, value = value }]
+        appSettings   = concat([for name, value in local.app_settings.functions : { name = name, value = value }], local.functions_callback_settings)
       }
       functionAppConfig = {
         deployment = {

@@ -42,6 +42,18 @@ locals {
     }
   }
 
+  # The secret that signs job callbacks (CallbackOptions.SigningSecret), only when one is given. The Functions app
+  # (cancelled jobs) gets it as an app setting; the worker (completed and failed jobs) as a container app secret that
+  # its environment variable references, never as a plain value; the trainer sends no callbacks and gets nothing.
+  # Whether a secret is given is no secret: nonsensitive() keeps plans from hiding the bodies that depend on it.
+  callback_signing_setting     = "ShortcutPipeline__Callbacks__SigningSecret"
+  callback_signing_secret_name = "callback-signing-secret"
+  callback_signing             = nonsensitive(var.callback_signing_secret != "")
+  functions_callback_settings  = local.callback_signing ? [{ name = local.callback_signing_setting, value = var.callback_signing_secret }] : []
+  # null: the worker's body has no secrets property at all (azapi's ignore_null_property leaves it out).
+  worker_secrets      = local.callback_signing ? [{ name = local.callback_signing_secret_name, value = var.callback_signing_secret }] : null
+  worker_callback_env = local.callback_signing ? [{ name = local.callback_signing_setting, secretRef = local.callback_signing_secret_name }] : []
+
   app_settings = {
     functions = merge(local.shortcut_storage_settings, local.app_own_settings.functions)
     worker    = merge(local.shortcut_storage_settings, local.gpu_app_settings, local.app_own_settings.worker)

@@ -161,6 +161,14 @@ variable "operator_principal_type" {
   }
 }
 
+variable "callback_signing_secret" {
+  type        = string
+  default     = ""
+  sensitive   = true
+  nullable    = false
+  description = "The secret that signs job callbacks (HMAC-SHA256, ShortcutPipeline__Callbacks__SigningSecret); receivers verify them with the same one. The Functions app (cancelled jobs) gets it as an app setting, the worker (completed and failed jobs) as a container app secret; the trainer sends no callbacks. Empty: neither is created, callbacks go out unsigned and the apps log a warning."
+}
+
 variable "tags" {
   type = map(string)
   default = {

@@ -45,7 +45,7 @@ public sealed class DeployDayOneTests(InfraFixture fixture)
     [MemberData(nameof(Stacks))]
     public void TheFunctionsAppGetsNoConnectionStringAzureWebJobsStorage(string stack)
     {
-        IReadOnlyDictionary<string, string> settings = fixture.Stack(stack).AppSettings[PipelineApp.Functions];
+        IReadOnlyDictionary<string, AppSetting> settings = fixture.Stack(stack).AppSettings[PipelineApp.Functions];
 
         // An AzureWebJobsStorage setting, even empty, makes the host look for a connection string before the
         // identity-based AzureWebJobsStorage__* settings; an empty one never converges in Terraform either.
@@ -68,9 +68,10 @@ public sealed class DeployDayOneTests(InfraFixture fixture)
     public void TheGpuAppsHaveHealthProbesOnTheHealthPort(string stack, PipelineApp app)
     {
         JsonObject container = Assert.Single(ArmShapes.AppContainers(fixture.Stack(stack).AppProperties[app]));
-        IReadOnlyDictionary<string, string> settings = fixture.Stack(stack).AppSettings[app];
-        Assert.True(settings.TryGetValue(HealthPortSetting, out string? port), $"{stack}: the {app} gets no {HealthPortSetting}");
-        Assert.Equal("8080", port);
+        IReadOnlyDictionary<string, AppSetting> settings = fixture.Stack(stack).AppSettings[app];
+        Assert.True(settings.TryGetValue(HealthPortSetting, out AppSetting? setting), $"{stack}: the {app} gets no {HealthPortSetting}");
+        Assert.Equal(new AppSetting("8080", null), setting);
+        string port = setting.Value!;
 
         var probes = (container["probes"]?.AsArray() ?? []).OfType<JsonObject>().ToDictionary(probe => probe["type"]!.GetValue<string>());
 

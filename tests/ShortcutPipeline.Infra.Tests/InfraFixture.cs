@@ -13,16 +13,56 @@ public sealed class InfraFixture : IAsyncLifetime
     /// <summary>The operator principal id (a user's object id) that the *WithOperator descriptions are deployed with.</summary>
     public const string OperatorPrincipalId = "0f1e2d3c-4b5a-6978-8a9b-acbdcedff012";
 
+    /// <summary>The callback signing secret that the *WithCallbackSecret descriptions are deployed with (a test value, in no example file).</summary>
+    public const string CallbackSigningSecret = "test-only-callback-secret-5c1e9a";
+
+    /// <summary>
+    /// The Bicep files that declare the @secure() callbackSigningSecret parameter. bicep snapshot never evaluates a
+    /// secure parameter's given value: every expression that uses it stays unevaluated. The *WithCallbackSecret
+    /// snapshot is therefore made from a copy of the stack in which these declarations alone are not secure.
+    /// </summary>
+    public static readonly string[] CallbackSecretDeclarations = ["main.bicep", "modules/functions.bicep", "modules/worker.bicep"];
+
+    /// <summary>How each of <see cref="CallbackSecretDeclarations"/> declares the parameter.</summary>
+    public const string SecureCallbackSecretDeclaration = "@secure()\nparam callbackSigningSecret string";
+
     private readonly List<JsonDocument> documents = [];
     private readonly Lazy<Task<StackDescription>> bicepWithOperator;
+    private readonly Lazy<Task<StackDescription>> bicepWithCallbackSecret;
     private JsonDocument? compiledMain;
 
-    public InfraFixture() => bicepWithOperator = new(async () =>
+    public InfraFixture()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        JsonDocument snapshot = Keep(await Bicep.SnapshotAsync(MainParameters, timeout.Token, new Dictionary<string, JsonNode?> { ["operatorPrincipalId"] = OperatorPrincipalId }));
-        return Stacks.BicepStack.Describe(snapshot, compiledMain!);
-    });
+        bicepWithOperator = new(async () =>
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            JsonDocument snapshot = Keep(await Bicep.SnapshotAsync(MainParameters, timeout.Token, new Dictionary<string, JsonNode?> { ["operatorPrincipalId"] = OperatorPrincipalId }));
+            return Stacks.BicepStack.Describe(snapshot, compiledMain!);
+        });
+        bicepWithCallbackSecret = new(async () =>
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            using TemporaryCopy copy = TemporaryCopy.Of(RepositoryLayout.BicepDirectory);
+            foreach (string file in CallbackSecretDeclarations)
+            {
+                copy.ReplaceOnce(file, SecureCallbackSecretDeclaration, "param callbackSigningSecret string");
+            }
+            // The linter's own checks of the real stack (BicepValidationTests) would rightly refuse the copy.
+            if (File.Exists(Path.Combine(copy.Path, "bicepconfig.json")))
+            {
+                throw new InvalidOperationException("infra/bicep has a bicepconfig.json: merge the copy's linter settings into it.");
+            }
+            File.WriteAllText(Path.Combine(copy.Path, "bicepconfig.json"), """
+                { "analyzers": { "core": { "rules": {
+                  "secure-secrets-in-params": { "level": "off" },
+                  "use-secure-value-for-secure-inputs": { "level": "off" } } } } }
+                """);
+            JsonDocument snapshot = Keep(await Bicep.SnapshotAsync(
+                Path.Combine(copy.Path, "main.bicepparam"), timeout.Token, new Dictionary<string, JsonNode?> { ["callbackSigningSecret"] = CallbackSigningSecret }));
+            // The parameters are those of the real template (compiledMain), secure ones included.
+            return Stacks.BicepStack.Describe(snapshot, compiledMain!);
+        });
+    }
 
     /// <summary>infra/bicep/main.bicepparam.</summary>
     public static string MainParameters => Path.Combine(RepositoryLayout.BicepDirectory, "main.bicepparam");
@@ -47,6 +87,18 @@ public sealed class InfraFixture : IAsyncLifetime
     /// <summary>The Terraform stack applied with terraform.tfvars.example and the operator principal <see cref="OperatorPrincipalId"/>.</summary>
     public StackDescription TerraformStackWithOperator { get; private set; } = null!;
 
+    /// <summary>
+    /// The Bicep stack deployed with main.bicepparam and the callback signing secret <see cref="CallbackSigningSecret"/>
+    /// (snapshot of a copy whose callbackSigningSecret declarations are not secure; see <see cref="CallbackSecretDeclarations"/>).
+    /// </summary>
+    public Task<StackDescription> BicepStackWithCallbackSecretAsync() => bicepWithCallbackSecret.Value;
+
+    /// <summary>The Terraform stack applied with terraform.tfvars.example and the callback signing secret <see cref="CallbackSigningSecret"/>.</summary>
+    public StackDescription TerraformStackWithCallbackSecret { get; private set; } = null!;
+
+    /// <summary>The compiled infra/bicep/main.bicep (ARM JSON, the modules as nested templates).</summary>
+    public JsonDocument CompiledMain => compiledMain ?? throw new InvalidOperationException("The fixture is not initialised.");
+
     /// <summary>The parameter values of main.bicepparam (bicep build-params), snake_case.</summary>
     public IReadOnlyDictionary<string, JsonNode?> BicepExampleValues { get; private set; } = null!;
 
@@ -67,6 +119,7 @@ public sealed class InfraFixture : IAsyncLifetime
         Terraform = await TerraformConfiguration.LoadAsync(RepositoryLayout.TerraformDirectory, timeout.Token);
         TerraformStack = Stacks.TerraformStack.Describe(Terraform);
         TerraformStackWithOperator = Stacks.TerraformStack.Describe(Terraform, new Dictionary<string, JsonNode?> { ["operator_principal_id"] = OperatorPrincipalId });
+        TerraformStackWithCallbackSecret = Stacks.TerraformStack.Describe(Terraform, new Dictionary<string, JsonNode?> { ["callback_signing_secret"] = CallbackSigningSecret });
         Azurerm = await schema;
         TerraformValidator = new TerraformValidator(Azurerm, Bicep);
     }

@@ -58,7 +58,7 @@ public sealed class NameConsistencyTests(InfraFixture fixture)
     [MemberData(nameof(Stacks))]
     public void TheStackSetsEverySettingTheCodeReads(string stack)
     {
-        IReadOnlyDictionary<PipelineApp, IReadOnlyDictionary<string, string>> settings = fixture.Stack(stack).AppSettings;
+        IReadOnlyDictionary<PipelineApp, IReadOnlyDictionary<string, AppSetting>> settings = fixture.Stack(stack).AppSettings;
         var setSomewhere = settings.Values.SelectMany(values => values.Keys).ToHashSet(StringComparer.Ordinal);
 
         var missing = Constants(typeof(SettingNames)).Where(constant => !LocalOnlySettings.Contains(constant.Value) && !setSomewhere.Contains(constant.Value))
@@ -75,7 +75,7 @@ public sealed class NameConsistencyTests(InfraFixture fixture)
             .Where(value => value.StartsWith(StorageNames.ConnectionName + "__", StringComparison.Ordinal)).ToArray();
         Assert.NotEmpty(identityBased);
 
-        foreach ((PipelineApp app, IReadOnlyDictionary<string, string> settings) in fixture.Stack(stack).AppSettings)
+        foreach ((PipelineApp app, IReadOnlyDictionary<string, AppSetting> settings) in fixture.Stack(stack).AppSettings)
         {
             Assert.All(identityBased, setting => Assert.True(settings.ContainsKey(setting), $"{stack}: {app} lacks {setting}"));
             Assert.All(LocalOnlySettings, setting => Assert.False(settings.ContainsKey(setting), $"{stack}: {app} sets the local-only {setting}, which would win over the identity-based settings"));

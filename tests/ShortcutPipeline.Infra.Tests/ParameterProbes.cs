@@ -42,6 +42,7 @@ public static class ParameterProbes
         ["deploy_container_apps"] = [false],
         ["operator_principal_id"] = ["", InfraFixture.OperatorPrincipalId],
         ["operator_principal_type"] = ["User", "Group", "ServicePrincipal", "Robot"],
+        ["callback_signing_secret"] = ["", InfraFixture.CallbackSigningSecret],
         ["tags"] = [new JsonObject { ["team"] = "imaging" }],
     };
 

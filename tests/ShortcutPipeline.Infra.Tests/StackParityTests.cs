@@ -82,30 +82,63 @@ public sealed class StackParityTests(InfraFixture fixture)
         Assert.Contains(outcomes, outcome => !outcome.BicepAccepts); // the probes do reach the checks
     }
 
-    [Theory]
-    [MemberData(nameof(Apps))]
-    public void BothStacksGiveEachAppTheSameSettings(PipelineApp app)
+    [Fact]
+    public void BothStacksTreatTheSameParametersAsSecrets()
     {
-        IReadOnlyDictionary<string, string> bicep = fixture.BicepStack.AppSettings[app];
-        IReadOnlyDictionary<string, string> terraform = fixture.TerraformStack.AppSettings[app];
-
-        var differences = bicep.Keys.Union(terraform.Keys).Order(StringComparer.Ordinal)
-            .Where(name => bicep.GetValueOrDefault(name) != terraform.GetValueOrDefault(name))
-            .Select(name => $"{name}: Bicep {bicep.GetValueOrDefault(name) ?? "(not set)"}, Terraform {terraform.GetValueOrDefault(name) ?? "(not set)"}")
-            .ToList();
-
-        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
-        Assert.Equal("managedidentity", bicep["ShortcutStorage__credential"]);
+        Assert.Equal(
+            fixture.BicepStack.Parameters.Where(parameter => parameter.Value.Sensitive).Select(parameter => parameter.Key).Order(StringComparer.Ordinal),
+            fixture.TerraformStack.Parameters.Where(parameter => parameter.Value.Sensitive).Select(parameter => parameter.Key).Order(StringComparer.Ordinal));
+        Assert.True(fixture.BicepStack.Parameters.TryGetValue(CallbackSigningSecretTests.Parameter, out StackParameter? secret) && secret.Sensitive,
+            $"Bicep has no secure {CallbackSigningSecretTests.Parameter}");
     }
 
     [Theory]
     [MemberData(nameof(Apps))]
-    public void BothStacksConfigureEachAppTheSame(PipelineApp app)
+    public void BothStacksGiveEachAppTheSameSettings(PipelineApp app)
     {
-        Assert.True(fixture.TerraformStack.AppProperties.ContainsKey(app), $"Terraform deploys no {app}");
+        AssertSameSettings(fixture.BicepStack, fixture.TerraformStack, app);
+        Assert.Equal(new AppSetting("managedidentity", null), fixture.BicepStack.AppSettings[app]["ShortcutStorage__credential"]);
+    }
 
-        IReadOnlyList<string> differences = CanonicalJson.Differences(
-            fixture.BicepStack.AppProperties[app], fixture.TerraformStack.AppProperties[app], "Bicep", "Terraform");
+    [Theory]
+    [MemberData(nameof(Apps))]
+    public async Task BothStacksGiveEachAppTheSameSettingsWithACallbackSecret(PipelineApp app)
+    {
+        StackDescription bicep = await fixture.BicepStackWithCallbackSecretAsync();
+
+        AssertSameSettings(bicep, fixture.TerraformStackWithCallbackSecret, app);
+        Assert.Equal(app != PipelineApp.Trainer, bicep.AppSettings[app].ContainsKey(CallbackSigningSecretTests.Setting));
+    }
+
+    [Theory]
+    [MemberData(nameof(Apps))]
+    public void BothStacksConfigureEachAppTheSame(PipelineApp app) =>
+        AssertSameProperties(fixture.BicepStack, fixture.TerraformStack, app);
+
+    [Theory]
+    [MemberData(nameof(Apps))]
+    public async Task BothStacksConfigureEachAppTheSameWithACallbackSecret(PipelineApp app) =>
+        AssertSameProperties(await fixture.BicepStackWithCallbackSecretAsync(), fixture.TerraformStackWithCallbackSecret, app);
+
+    /// <summary>The same settings by name, each with the same value or the same secretRef.</summary>
+    private static void AssertSameSettings(StackDescription bicepStack, StackDescription terraformStack, PipelineApp app)
+    {
+        IReadOnlyDictionary<string, AppSetting> bicep = bicepStack.AppSettings[app];
+        IReadOnlyDictionary<string, AppSetting> terraform = terraformStack.AppSettings[app];
+
+        var differences = bicep.Keys.Union(terraform.Keys).Order(StringComparer.Ordinal)
+            .Where(name => bicep.GetValueOrDefault(name) != terraform.GetValueOrDefault(name))
+            .Select(name => $"{name}: Bicep {bicep.GetValueOrDefault(name)?.ToString() ?? "(not set)"}, Terraform {terraform.GetValueOrDefault(name)?.ToString() ?? "(not set)"}")
+            .ToList();
+
+        Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
+    }
+
+    private static void AssertSameProperties(StackDescription bicep, StackDescription terraform, PipelineApp app)
+    {
+        Assert.True(terraform.AppProperties.ContainsKey(app), $"Terraform deploys no {app}");
+
+        IReadOnlyList<string> differences = CanonicalJson.Differences(bicep.AppProperties[app], terraform.AppProperties[app], "Bicep", "Terraform");
 
         Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
     }

@@ -3,7 +3,7 @@
 // app's user-assigned identity. On Flex Consumption the runtime (dotnet-isolated) is declared in
 // functionAppConfig.runtime: the platform rejects a FUNCTIONS_WORKER_RUNTIME app setting.
 
-import { identityInfo, nameValue, shortcutStorageSettings } from 'settings.bicep'
+import { callbackSigningSetting, identityInfo, nameValue, shortcutStorageSettings } from 'settings.bicep'
 
 param location string
 param namePrefix string
@@ -31,6 +31,13 @@ param trainingInterval string
 @description('The training request the timer launches (JSON); empty: none.')
 param trainingRequest string
 
+@description('Whether callbackSigningSecret is given (it is not empty).')
+param signCallbacks bool
+
+@description('The secret that signs the callbacks of cancelled jobs; empty: no setting, and callbacks go out unsigned.')
+@secure()
+param callbackSigningSecret string
+
 // The training timer's settings (TrainingScheduleOptions, section "Training"); the host needs Training__Schedule to start.
 var trainingSettings = [
   { name: 'Training__Schedule', value: trainingSchedule }
@@ -50,7 +57,10 @@ var appSettings nameValue[] = concat(
   hostStorageSettings,
   [{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }],
   shortcutStorageSettings(blobServiceUri, queueServiceUri, tableServiceUri, identity.clientId),
-  trainingSettings
+  trainingSettings,
+  // The callback signing secret, only when one is given. Flex Consumption keeps app settings encrypted at rest; a
+  // Key Vault reference (@Microsoft.KeyVault(...)) as the value would keep it out of the site's configuration.
+  signCallbacks ? [{ name: callbackSigningSetting, value: callbackSigningSecret }] : []
 )
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -29,6 +29,10 @@ func gpuAppSettings(blobServiceUri string, queueServiceUri string, tableServiceU
 )
 
 @export()
+@description('The setting that the callback signing secret is read from (CallbackOptions.SigningSecret, section ShortcutPipeline:Callbacks).')
+var callbackSigningSetting = 'ShortcutPipeline__Callbacks__SigningSecret'
+
+@export()
 @description('One Container Apps probe.')
 type probe = resourceInput<'Microsoft.App/containerApps@2025-01-01'>.properties.template.containers[*].probes[*]
 

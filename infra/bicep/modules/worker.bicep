@@ -2,7 +2,7 @@
 // length of the work queue (StorageNames.WorkQueue), authenticating with the worker's identity.
 // It scales to zero replicas when the queue is empty unless minReplicas says otherwise.
 
-import { identityInfo, nameValue, probe } from 'settings.bicep'
+import { callbackSigningSetting, identityInfo, nameValue, probe } from 'settings.bicep'
 
 param location string
 param namePrefix string
@@ -35,6 +35,16 @@ param queueLengthPerReplica int
 @description('Seconds the work queue must stay empty before the last replica goes (Container Apps: 300 by default).')
 param cooldownSeconds int
 
+@description('Whether callbackSigningSecret is given (it is not empty).')
+param signCallbacks bool
+
+@description('The secret that signs the callbacks of completed and failed jobs; empty: no secret and no setting, and callbacks go out unsigned.')
+@secure()
+param callbackSigningSecret string
+
+// The container app secret that holds the callback signing secret; the container reads it through secretRef only.
+var callbackSecretName = 'callback-signing-secret'
+
 resource worker 'Microsoft.App/containerApps@2025-01-01' = {
   name: 'ca-${namePrefix}-worker'
   location: location
@@ -56,6 +66,17 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
           identity: identity.id
         }
       ]
+      // Only when a callback signing secret is given: otherwise the app has no secrets property at all.
+      ...(signCallbacks
+        ? {
+            secrets: [
+              {
+                name: callbackSecretName
+                value: callbackSigningSecret
+              }
+            ]
+          }
+        : {})
     }
     template: {
       // On SIGTERM the worker finishes its batch (ShortcutPipeline__Worker__ShutdownTimeout, 120 s by default).
@@ -68,7 +89,7 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
             cpu: cpu
             memory: memory
           }
-          env: env
+          env: concat(env, signCallbacks ? [{ name: callbackSigningSetting, secretRef: callbackSecretName }] : [])
           probes: probes
         }
       ]

@@ -61,13 +61,20 @@ public static partial class BicepStack
             parameter => AzurermSchema.SnakeCase(parameter.Name),
             parameter => new StackParameter(
                 parameter.Value.TryGetProperty("defaultValue", out JsonElement defaultValue) ? TerraformEvaluator.ToNode(defaultValue) : null,
-                value => DecoratorProblems(parameter.Value, value)),
+                value => DecoratorProblems(parameter.Value, value),
+                IsSecure(parameter.Value)),
             StringComparer.Ordinal);
         var outputs = template.TryGetProperty("outputs", out JsonElement declared)
             ? declared.EnumerateObject().Select(output => AzurermSchema.SnakeCase(output.Name)).ToHashSet(StringComparer.Ordinal)
             : [];
         return new StackDescription(counts, storageNames, apps, parameters, grants, outputs, publishing);
     }
+
+    /// <summary>Whether a compiled template's parameter is @secure(): of type securestring or secureObject.</summary>
+    public static bool IsSecure(JsonElement parameter) =>
+        parameter.TryGetProperty("type", out JsonElement type)
+        && type.GetString() is string name
+        && name.StartsWith("secure", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// What Resource Manager's parameter checks (the decorators @allowed, @minValue, @maxValue, @minLength and

@@ -30,8 +30,8 @@ public sealed record StackDescription(
     IReadOnlySet<string> Outputs,
     IReadOnlyDictionary<string, bool> PublishingCredentials)
 {
-    /// <summary>The app settings or container environment variables that each app gets, by name.</summary>
-    public IReadOnlyDictionary<PipelineApp, IReadOnlyDictionary<string, string>> AppSettings { get; } =
+    /// <summary>The app settings or container environment variables that each app gets, by name: a value, or a container app secret's name.</summary>
+    public IReadOnlyDictionary<PipelineApp, IReadOnlyDictionary<string, AppSetting>> AppSettings { get; } =
         AppProperties.ToDictionary(app => app.Key, app => ArmShapes.Settings(app.Key, app.Value));
 
     /// <summary>The KEDA azure-queue rules of the worker and the trainer.</summary>
@@ -46,7 +46,18 @@ public sealed record StackDescription(
 /// <summary>One parameter of a stack.</summary>
 /// <param name="Default">Its default value (null: none, or null).</param>
 /// <param name="Problems">What the stack's input checks say about a value: empty when the value is accepted.</param>
-public sealed record StackParameter(JsonNode? Default, Func<JsonNode?, IReadOnlyList<string>> Problems);
+/// <param name="Sensitive">Whether the stack treats its value as a secret: Bicep's @secure() (securestring, secureObject), Terraform's sensitive = true.</param>
+public sealed record StackParameter(JsonNode? Default, Func<JsonNode?, IReadOnlyList<string>> Problems, bool Sensitive);
+
+/// <summary>
+/// One app setting or container environment variable: a plain <paramref name="Value"/>, or (containers only) a
+/// <paramref name="SecretRef"/>, the name of one of the container app's secrets (configuration.secrets) that
+/// Container Apps puts into the variable.
+/// </summary>
+public sealed record AppSetting(string? Value, string? SecretRef)
+{
+    public override string ToString() => SecretRef is null ? Value ?? "(no value)" : Value is null ? $"secretRef {SecretRef}" : $"{Value} and secretRef {SecretRef}";
+}
 
 /// <summary>One role assignment: who gets which built-in role on what.</summary>
 /// <param name="Principal">The principal's object id, or its <see cref="ArmToken"/> (a managed identity's principalId).</param>
@@ -85,17 +96,24 @@ public static class ArmShapes
     public static IEnumerable<JsonObject> AppContainers(JsonObject properties) =>
         properties["template"]?["containers"]?.AsArray().OfType<JsonObject>() ?? [];
 
-    /// <summary>An app's settings: the Functions app's siteConfig.appSettings, or the env of every container.</summary>
-    public static IReadOnlyDictionary<string, string> Settings(PipelineApp app, JsonObject properties)
+    /// <summary>An app's settings: the Functions app's siteConfig.appSettings, or the env of every container (value or secretRef).</summary>
+    public static IReadOnlyDictionary<string, AppSetting> Settings(PipelineApp app, JsonObject properties)
     {
         IEnumerable<JsonNode?> items = app == PipelineApp.Functions
             ? properties["siteConfig"]?["appSettings"]?.AsArray() ?? []
             : AppContainers(properties).SelectMany(container => container["env"]?.AsArray() ?? []);
         return items.OfType<JsonObject>().ToDictionary(
             item => item["name"]!.GetValue<string>(),
-            item => item["value"]?.ToString() ?? "",
+            item => new AppSetting(item["value"]?.ToString(), item["secretRef"]?.ToString()),
             StringComparer.Ordinal);
     }
+
+    /// <summary>The secrets of a container app or job (configuration.secrets): name to value.</summary>
+    public static IReadOnlyDictionary<string, string?> Secrets(JsonObject properties) =>
+        (properties["configuration"]?["secrets"]?.AsArray() ?? []).OfType<JsonObject>().ToDictionary(
+            secret => secret["name"]!.GetValue<string>(),
+            secret => secret["value"]?.ToString(),
+            StringComparer.Ordinal);
 
     /// <summary>The azure-queue rules of a container app (template.scale) or an event-triggered job.</summary>
     public static IReadOnlyList<QueueScaleRule> QueueScaleRules(PipelineApp app, JsonObject properties)

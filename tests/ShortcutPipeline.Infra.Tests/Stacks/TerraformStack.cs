@@ -96,7 +96,8 @@ public sealed class TerraformStack
             variable => variable.Name,
             variable => new StackParameter(
                 variable.TryGet("default", out JsonElement value) ? TerraformEvaluator.ToNode(value) : null,
-                probe => ValidationProblems(variable, probe)),
+                probe => ValidationProblems(variable, probe),
+                variable.TryGet("sensitive", out JsonElement sensitive) && sensitive.ValueKind == JsonValueKind.True),
             StringComparer.Ordinal);
         var outputs = configuration.Blocks.Where(block => block.Kind == "output").Select(block => block.Name).ToHashSet(StringComparer.Ordinal);
         return new StackDescription(
@@ -129,10 +130,27 @@ public sealed class TerraformStack
         return problems;
     }
 
-    private JsonObject AppProperties(TerraformBlock resource, EvaluationScope scope) =>
-        resource.Type == "azapi_resource"
-            ? Argument(resource, "body", scope)!["properties"]!.AsObject()
-            : throw new InvalidOperationException($"{resource.Address}: an app must be an azapi_resource with the Bicep stack's Resource Manager body, so that both can be compared.");
+    private JsonObject AppProperties(TerraformBlock resource, EvaluationScope scope)
+    {
+        if (resource.Type != "azapi_resource")
+        {
+            throw new InvalidOperationException($"{resource.Address}: an app must be an azapi_resource with the Bicep stack's Resource Manager body, so that both can be compared.");
+        }
+        JsonObject properties = Argument(resource, "body", scope)!["properties"]!.AsObject();
+        // With ignore_null_property = true, azapi leaves properties whose value is null out of the request body.
+        return Argument(resource, "ignore_null_property", scope) is JsonValue ignoreNull && ignoreNull.GetValue<bool>()
+            ? (JsonObject)WithoutNullProperties(properties)!
+            : properties;
+    }
+
+    /// <summary>A body without its null-valued object properties, at every depth.</summary>
+    private static JsonNode? WithoutNullProperties(JsonNode? value) => value switch
+    {
+        JsonObject obj => new JsonObject(obj.Where(property => property.Value is not null)
+            .Select(property => KeyValuePair.Create(property.Key, WithoutNullProperties(property.Value)))),
+        JsonArray array => new JsonArray(array.Select(WithoutNullProperties).ToArray()),
+        _ => value?.DeepClone(),
+    };
 
     private RoleGrant Grant(TerraformBlock resource, EvaluationScope scope)
     {

@@ -262,6 +262,8 @@ public sealed class TerraformEvaluator(
         return call.Function switch
         {
             "merge" => Merge(arguments),
+            "concat" => new JsonArray(arguments.SelectMany(argument => argument as JsonArray
+                ?? throw new InvalidOperationException($"concat: {argument?.ToJsonString() ?? "null"} is not a list.")).Select(item => item?.DeepClone()).ToArray()),
             "toset" => new JsonArray(((JsonArray)arguments[0]!).Select(item => item?.DeepClone()).DistinctBy(item => item?.ToJsonString()).OrderBy(item => item?.ToJsonString(), StringComparer.Ordinal).ToArray()),
             "tolist" or "tomap" => arguments[0]?.DeepClone(),
             "contains" => JsonValue.Create(((JsonArray)arguments[0]!).Any(item => JsonNode.DeepEquals(item, arguments[1]))),
@@ -279,6 +281,8 @@ public sealed class TerraformEvaluator(
             "coalesce" => arguments.FirstOrDefault(argument => argument is not null && !(argument is JsonValue value && value.TryGetValue(out string? text) && text.Length == 0))?.DeepClone(),
             "lower" => JsonValue.Create(Text(arguments[0]).ToLowerInvariant()),
             "tostring" => JsonValue.Create(Text(arguments[0])),
+            // Sensitivity is Terraform's marking for plan output, not a part of the value.
+            "sensitive" or "nonsensitive" => arguments[0]?.DeepClone(),
             "keys" => new JsonArray(((JsonObject)arguments[0]!).Select(property => (JsonNode?)JsonValue.Create(property.Key)).ToArray()),
             _ => throw new NotSupportedException($"The infrastructure tests do not evaluate the function {call.Function}(): add it to TerraformEvaluator."),
         };
