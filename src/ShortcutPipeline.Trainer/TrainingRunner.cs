@@ -7,6 +7,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Core.Telemetry;

@@ -281,8 +281,8 @@ public sealed class JobIntake
                     ? null
                     : await registry.GetLatestAsync(model.Name, cancellationToken).ConfigureAwait(false);
                 read.ReasonList.Add(latest is null
-                    ? $"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelRegistry.LatestBlobName(model.Name)})."
-                    : $"$.model.version \"{model.Version}\" is not a version of model \"{model.Name}\" (there is no {container}/{ModelRegistry.VersionBlobName(model.Name, model.Version!)}; the latest version is \"{latest.Manifest.Version}\").");
+                    ? $"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelBlobNames.Latest(model.Name)})."
+                    : $"$.model.version \"{model.Version}\" is not a version of model \"{model.Name}\" (there is no {container}/{ModelBlobNames.Version(model.Name, model.Version!)}; the latest version is \"{latest.Manifest.Version}\").");
             }
             else if (manifest.NumClasses is int classes)
             {
