@@ -9,6 +9,7 @@ using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
+using ShortcutPipeline.Core.Queues;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Core.Telemetry;
 using ShortcutPipeline.Core.Training;
@@ -55,6 +56,7 @@ public sealed partial class TrainingRunner
     private readonly TrainingRequestReader reader;
     private readonly ILogger logger;
     private readonly TrainerMetrics metrics;
+    private readonly TimeProvider time;
     private readonly string trainerName = $"{Environment.MachineName}/{Environment.ProcessId}";
 
     /// <summary>A runner over the given services.</summary>
@@ -70,6 +72,7 @@ public sealed partial class TrainingRunner
         this.logger = logger ?? throw new ArgumentNullException(nameof(logger));
         this.metrics = metrics ?? new TrainerMetrics();
         options.Validate();
+        this.time = time ?? TimeProvider.System;
         reader = new TrainingRequestReader(time);
     }
 
@@ -98,24 +101,26 @@ public sealed partial class TrainingRunner
 
     private async Task<TrainingMessageOutcome> ProcessUntracedAsync(QueueMessage message, Activity? span, CancellationToken cancellationToken)
     {
-        string text = message.Body?.ToString() ?? "";
+        // The message stays invisible while its run trains: renewed every third of the (long) visibility timeout.
+        await using QueueMessageLease hold = QueueMessageLease.Hold(
+            storage.TrainingQueue, message, options.VisibilityTimeout, options.VisibilityTimeout / 3, time, logger);
+        string text = hold.Text;
         TrainingRequestReadResult read = reader.Read(text, "q-" + NotRunIdCharacter().Replace(message.MessageId, "-"));
         span?.SetTag(TelemetryAttributes.RunId, read.RunId).SetTag(TelemetryAttributes.Model, read.Model);
         if (read.Request is not { } request)
         {
             await FailAsync(read.RunId, read.Model, text, read.ContentHash, read.Reasons, cancellationToken).ConfigureAwait(false);
-            await storage.TrainingQueue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
+            await hold.DeleteAsync(cancellationToken).ConfigureAwait(false);
             return TrainingMessageOutcome.Failed;
         }
 
         span?.SetTag(TelemetryAttributes.Preset, request.Preset).SetTag(TelemetryAttributes.Steps, request.Steps);
-        await using QueueMessageHold hold = new(storage.TrainingQueue, message, options.VisibilityTimeout, logger);
         BlobClient leaseBlob = Checkpoints.GetBlobClient(TrainingBlobNames.File(request.Model, request.RunId, TrainingBlobNames.LeaseFileName));
         await using RunLease? lease = await RunLease.TryAcquireAsync(leaseBlob, options.LeaseDuration, logger, cancellationToken).ConfigureAwait(false);
         if (lease is null)
         {
             logger.LogInformation("Run {RunId} is leased by another trainer; its request shows again in {Delay}.", request.RunId, options.BusyRetryDelay);
-            await hold.ReleaseAfterAsync(options.BusyRetryDelay, cancellationToken).ConfigureAwait(false);
+            await hold.ReleaseAsync(options.BusyRetryDelay, cancellationToken).ConfigureAwait(false);
             return TrainingMessageOutcome.Busy;
         }
 

@@ -59,7 +59,7 @@ public sealed class QueueReceiver
         var leases = new List<QueueMessageLease>(messages.Length);
         foreach (QueueMessage message in messages)
         {
-            var lease = new QueueMessageLease(queue, message, Options.VisibilityTimeout, time, logger);
+            var lease = QueueMessageLease.Hold(queue, message, Options.VisibilityTimeout, time: time, logger: logger);
             if (message.DequeueCount > Options.MaxDequeueCount)
             {
                 await PoisonAsync(lease, string.Create(CultureInfo.InvariantCulture,
