@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Health;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
 
 namespace ShortcutPipeline.Worker;
@@ -75,7 +76,7 @@ public sealed class ModelPreloader : BackgroundService, IReadinessCheck
             ModelManifestEntry? latest = await registry.GetLatestAsync(model, cancellationToken).ConfigureAwait(false);
             if (latest is null)
             {
-                states[model] = (false, $"not loaded yet: not registered (no {ModelRegistry.LatestBlobName(model)})");
+                states[model] = (false, $"not loaded yet: not registered (no {ModelBlobNames.Latest(model)})");
                 logger.LogWarning("Model {Model} is not registered yet; preloading it again in {Delay}.", model, options.PreloadRetryDelay);
                 return false;
             }

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Testing;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Cli.LocalRun;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Storage;

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Queues;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Model.Imaging;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Testing;
 
@@ -85,7 +86,7 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite) : IClassFixture<A
             { "model": "fashion", "version": "v7", "checkpoint": "fashion/run1/step-100.safetensors",
               "createdAt": "2030-01-01T00:00:00+00:00", "architecture": { "depth": 12, "patch": 2 } }
             """;
-        await pipeline.Storage.CheckpointsContainer.UploadBlobAsync(ModelRegistry.VersionBlobName("fashion", "v7"), BinaryData.FromString(written));
+        await pipeline.Storage.CheckpointsContainer.UploadBlobAsync(ModelBlobNames.Version("fashion", "v7"), BinaryData.FromString(written));
 
         ModelManifest? manifest = await pipeline.Registry.GetVersionAsync("fashion", "v7");
 
@@ -101,15 +102,15 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite) : IClassFixture<A
     [InlineData("-leading")]
     public void InvalidNamesAreRefused(string name)
     {
-        Assert.Throws<ArgumentException>(() => ModelRegistry.LatestBlobName(name));
-        Assert.Throws<ArgumentException>(() => ModelRegistry.VersionBlobName("fashion", name));
+        Assert.Throws<ArgumentException>(() => ModelBlobNames.Latest(name));
+        Assert.Throws<ArgumentException>(() => ModelBlobNames.Version("fashion", name));
     }
 
     private static ModelManifest Manifest(string version) => new()
     {
         Model = "fashion",
         Version = version,
-        Checkpoint = ModelRegistry.CheckpointBlobName("fashion", version),
+        Checkpoint = ModelBlobNames.Checkpoint("fashion", version),
         NumClasses = 10,
     };
 }

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Testing;

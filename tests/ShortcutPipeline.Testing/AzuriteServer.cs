@@ -1,9 +1,9 @@
-using ShortcutPipeline.Core.Storage;
+using ShortcutPipeline.Cli.LocalRun;
 
 namespace ShortcutPipeline.Testing;
 
 /// <summary>
-/// The Azurite process of a test run (<see cref="AzuriteEmulator"/>, in memory): <see cref="Shared"/> starts it on
+/// The Azurite process of a test run (the command line's <see cref="AzuriteEmulator"/>, in memory): <see cref="Shared"/> starts it on
 /// first use and it lives until the test process ends; it is killed at process exit, and, should the test process
 /// die without running its exit handlers, the emulator's watchdog kills it within a second.
 /// </summary>

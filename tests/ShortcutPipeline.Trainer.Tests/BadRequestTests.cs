@@ -1,3 +1,4 @@
+using Azure.Storage.Queues.Models;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Testing;
 
@@ -52,6 +53,22 @@ public sealed class BadRequestTests(AzuriteFixture azurite, ITestOutputHelper ou
         Assert.StartsWith("The message is not valid JSON", Assert.Single(garbage.Reasons), StringComparison.Ordinal);
         Assert.Equal("not a request", garbage.RequestText);
         Assert.Equal(0, await context.QueuedMessagesAsync());
+    }
+
+    [Fact]
+    public async Task ARequestWhoseMessageIsNoLongerHeldIsLeftToItsHolder()
+    {
+        using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
+        await context.Storage.TrainingQueue.SendMessageAsync("not a request");
+        QueueMessage message = (await context.Storage.TrainingQueue.ReceiveMessageAsync(context.Options.VisibilityTimeout)).Value;
+        // Updated under the same receipt by someone else (or by a request of ours whose answer was lost): ours is stale now.
+        await context.Storage.TrainingQueue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: TimeSpan.FromMinutes(1));
+
+        TrainingMessageOutcome outcome = await context.Runner.ProcessAsync(message, CancellationToken.None);
+
+        Assert.Equal(TrainingMessageOutcome.Failed, outcome);
+        Assert.StartsWith("The message is not valid JSON", Assert.Single(Assert.Single(await context.Training.Runs.ListAsync()).Reasons), StringComparison.Ordinal);
+        Assert.Equal(1, await context.QueuedMessagesAsync());
     }
 
     [Fact]

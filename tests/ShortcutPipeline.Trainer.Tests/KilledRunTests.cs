@@ -1,3 +1,4 @@
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Testing;
 

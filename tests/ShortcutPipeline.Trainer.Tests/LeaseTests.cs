@@ -1,4 +1,5 @@
 using Azure.Storage.Blobs.Specialized;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Testing;
 

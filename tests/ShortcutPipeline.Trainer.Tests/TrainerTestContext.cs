@@ -1,6 +1,7 @@
 using System.Globalization;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Core.Training;

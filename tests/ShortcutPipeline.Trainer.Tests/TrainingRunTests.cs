@@ -1,4 +1,5 @@
 using Azure.Storage.Blobs.Models;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Model;

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Cli.LocalRun;
 using ShortcutPipeline.Cli.Pipeline;
 using ShortcutPipeline.Core.Jobs;

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Cli.LocalRun;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Storage;

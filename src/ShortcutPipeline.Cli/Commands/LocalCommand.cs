@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Cli.LocalRun;
 using ShortcutPipeline.Cli.Pipeline;
 using ShortcutPipeline.Core.Jobs;

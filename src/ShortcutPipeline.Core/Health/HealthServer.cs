@@ -1,11 +1,91 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Azure.Data.Tables;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using ShortcutPipeline.Core.Storage;
+
+// The health endpoints of the worker and the trainer: their options (HealthOptions), the readiness checks they run
+// (IReadinessCheck; the storage check is StorageReadinessCheck.cs, the worker adds its models check), the report, the
+// server and its registration (AddShortcutPipelineHealth).
 
 namespace ShortcutPipeline.Core.Health;
+
+/// <summary>
+/// The health endpoints of the worker and the trainer (configuration section <see cref="SectionName"/>): liveness on
+/// <see cref="LivePath"/> and readiness on <see cref="ReadyPath"/>, over HTTP on <see cref="Port"/> (the setting
+/// <see cref="PortSetting"/>, default <see cref="DefaultPort"/>) on every interface. The container apps' probes use them.
+/// </summary>
+public sealed class HealthOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "ShortcutPipeline:Health";
+
+    /// <summary>The app setting (environment variable) of <see cref="Port"/>.</summary>
+    public const string PortSetting = "ShortcutPipeline__Health__Port";
+
+    /// <summary>The port when none is set.</summary>
+    public const int DefaultPort = 8080;
+
+    /// <summary>The liveness path: 200 while the process serves requests.</summary>
+    public const string LivePath = "/healthz";
+
+    /// <summary>The readiness path: 200 when every readiness check passes, else 503; the JSON body says what each found.</summary>
+    public const string ReadyPath = "/readyz";
+
+    /// <summary>The TCP port (default <see cref="DefaultPort"/>).</summary>
+    public int Port { get; set; } = DefaultPort;
+
+    /// <summary>How long the readiness checks of one request may take before they count as failed (default 3 s).</summary>
+    public TimeSpan CheckTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Throws when a setting is out of range, naming it.</summary>
+    public void Validate()
+    {
+        if (Port is < 1 or > 65535)
+        {
+            throw new InvalidOperationException($"{PortSetting} must be a TCP port from 1 to 65535, not {Port}.");
+        }
+
+        if (CheckTimeout <= TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(CheckTimeout)} must be a positive duration, not {CheckTimeout}.");
+        }
+    }
+}
+
+/// <summary>What one readiness check found.</summary>
+/// <param name="Ready">Whether the app is ready as far as this check goes.</param>
+/// <param name="Detail">What it found, in words (what is missing when not ready).</param>
+public sealed record ReadinessResult(bool Ready, string Detail);
+
+/// <summary>One condition of readiness (<see cref="HealthOptions.ReadyPath"/>): storage reachable, models loaded.</summary>
+public interface IReadinessCheck
+{
+    /// <summary>The check's name in the readiness report.</summary>
+    string Name { get; }
+
+    /// <summary>Checks now. A check that throws, or does not answer within <see cref="HealthOptions.CheckTimeout"/>, counts as not ready.</summary>
+    Task<ReadinessResult> CheckAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The body of a health response.</summary>
+/// <param name="Status"><c>alive</c> (liveness), <c>ready</c> or <c>not-ready</c>.</param>
+/// <param name="Checks">What each readiness check found (empty for liveness).</param>
+public sealed record HealthReport(string Status, IReadOnlyList<HealthCheckReport> Checks);
+
+/// <summary>What one readiness check found.</summary>
+/// <param name="Name">The check (<see cref="IReadinessCheck.Name"/>).</param>
+/// <param name="Ready">Whether it passed.</param>
+/// <param name="Detail">What it found.</param>
+public sealed record HealthCheckReport(string Name, bool Ready, string Detail);
 
 /// <summary>
 /// Serves <see cref="HealthOptions.LivePath"/> and <see cref="HealthOptions.ReadyPath"/> over HTTP on
@@ -175,5 +255,35 @@ public sealed class HealthServer : IHostedService, IDisposable
         {
             return new HealthCheckReport(check.Name, false, $"{exception.GetType().Name}: {exception.Message}");
         }
+    }
+}
+
+/// <summary>Registers the health endpoints (the worker and trainer hosts call this; they may register more <see cref="IReadinessCheck"/>s).</summary>
+public static class HealthServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds <see cref="HealthOptions"/> (bound from <see cref="HealthOptions.SectionName"/>, validated at start), the singleton
+    /// <see cref="HealthServer"/> and it as a hosted service, serving every registered <see cref="IReadinessCheck"/>, and the
+    /// check "storage" (<see cref="StorageReadinessCheck"/>) of the app's <paramref name="queue"/> and <paramref name="table"/>.
+    /// </summary>
+    public static IServiceCollection AddShortcutPipelineHealth(
+        this IServiceCollection services, IConfiguration configuration, Func<PipelineStorage, QueueClient> queue, Func<PipelineStorage, TableClient> table)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(queue);
+        ArgumentNullException.ThrowIfNull(table);
+        services.AddOptions<HealthOptions>().Bind(configuration.GetSection(HealthOptions.SectionName))
+            .Validate(options => { options.Validate(); return true; })
+            .ValidateOnStart();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<HealthOptions>>().Value);
+        services.TryAddSingleton<HealthServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthServer>());
+        services.AddSingleton<IReadinessCheck>(sp =>
+        {
+            PipelineStorage storage = sp.GetRequiredService<PipelineStorage>();
+            return new StorageReadinessCheck(storage, queue(storage), table(storage));
+        });
+        return services;
     }
 }

@@ -144,18 +144,7 @@ public sealed class JobIntake
 
         GenerationJob job = read.Job!;
         IReadOnlyList<WorkItem> items = WorkItem.Split(job, manifest!.Version, limits.MaxImagesPerWorkItem);
-        var record = new JobStatusRecord { PartitionKey = read.JobId, ContentHash = read.ContentHash, JobState = JobState.Queued };
-        record.Model = job.Model.Name;
-        record.ModelVersion = manifest.Version;
-        record.Steps = job.Steps;
-        record.CfgScale = job.CfgScale;
-        record.Seed = job.Seed;
-        record.JobPriority = job.Priority;
-        record.Deadline = job.Deadline;
-        record.CallbackUrl = job.CallbackUrl?.AbsoluteUri;
-        record.TotalImages = job.ImageCount;
-        record.CompletedBitmap = CompletedImages.Create(job.ImageCount);
-        record.WorkItemCount = items.Count;
+        var record = JobStatusRecord.Queued(job, read.ContentHash, manifest.Version, items.Count);
         if (!await store.TryAddAsync(record, NewMessageRecord(submission), replacing, cancellationToken).ConfigureAwait(false))
         {
             // Another delivery wrote the record in between: decide again on what it wrote.
@@ -263,14 +252,7 @@ public sealed class JobIntake
     private async Task<bool> TryAddRejectionAsync(
         string jobId, IReadOnlyList<string> reasons, Submission submission, SupersededRejection? replacing, CancellationToken cancellationToken)
     {
-        var record = new JobStatusRecord
-        {
-            PartitionKey = jobId,
-            ContentHash = submission.Read.ContentHash,
-            JobState = JobState.Rejected,
-            Reasons = reasons,
-            FinishedAt = time.GetUtcNow(),
-        };
+        var record = JobStatusRecord.Rejected(jobId, submission.Read.ContentHash, reasons, time.GetUtcNow());
         if (!await store.TryAddAsync(record, NewMessageRecord(submission), replacing, cancellationToken).ConfigureAwait(false))
         {
             return false;
@@ -299,8 +281,8 @@ public sealed class JobIntake
                     ? null
                     : await registry.GetLatestAsync(model.Name, cancellationToken).ConfigureAwait(false);
                 read.ReasonList.Add(latest is null
-                    ? $"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelRegistry.LatestBlobName(model.Name)})."
-                    : $"$.model.version \"{model.Version}\" is not a version of model \"{model.Name}\" (there is no {container}/{ModelRegistry.VersionBlobName(model.Name, model.Version!)}; the latest version is \"{latest.Manifest.Version}\").");
+                    ? $"$.model.name \"{model.Name}\" is not a registered model (there is no {container}/{ModelBlobNames.Latest(model.Name)})."
+                    : $"$.model.version \"{model.Version}\" is not a version of model \"{model.Name}\" (there is no {container}/{ModelBlobNames.Version(model.Name, model.Version!)}; the latest version is \"{latest.Manifest.Version}\").");
             }
             else if (manifest.NumClasses is int classes)
             {

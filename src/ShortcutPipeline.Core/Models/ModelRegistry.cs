@@ -9,7 +9,7 @@ using ShortcutPipeline.Core.Storage;
 namespace ShortcutPipeline.Core.Models;
 
 /// <summary>
-/// The blob-based model registry in the checkpoints container:
+/// The blob-based model registry in the checkpoints container (blob names: <see cref="ModelBlobNames"/>):
 /// <list type="bullet">
 /// <item><c>{model}/latest.json</c>: the manifest of the promoted version (the pointer workers follow);</item>
 /// <item><c>{model}/versions/{version}.json</c>: one immutable manifest per registered version;</item>
@@ -20,9 +20,6 @@ namespace ShortcutPipeline.Core.Models;
 /// </summary>
 public sealed class ModelRegistry
 {
-    /// <summary>The file name <see cref="UploadCheckpointAsync"/> uses by default.</summary>
-    public const string DefaultCheckpointFileName = "model.safetensors";
-
     private readonly BlobContainerClient container;
     private readonly TimeProvider time;
 
@@ -34,43 +31,24 @@ public sealed class ModelRegistry
         this.time = time ?? TimeProvider.System;
     }
 
-    /// <summary>The blob name of a model's latest pointer: <c>{model}/latest.json</c>.</summary>
-    public static string LatestBlobName(string model) => CheckName(model, nameof(model)) + "/latest.json";
-
-    /// <summary>The blob name of a version's manifest: <c>{model}/versions/{version}.json</c>.</summary>
-    public static string VersionBlobName(string model, string version) =>
-        $"{CheckName(model, nameof(model))}/versions/{CheckName(version, nameof(version))}.json";
-
-    /// <summary>The default blob name of a version's checkpoint file: <c>{model}/{version}/{fileName}</c>.</summary>
-    public static string CheckpointBlobName(string model, string version, string fileName = DefaultCheckpointFileName)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(fileName);
-        if (fileName.Contains('/', StringComparison.Ordinal) || fileName is "." or "..")
-        {
-            throw new ArgumentException($"The checkpoint file name '{fileName}' must be a plain file name.", nameof(fileName));
-        }
-
-        return $"{CheckName(model, nameof(model))}/{CheckName(version, nameof(version))}/{fileName}";
-    }
-
     /// <summary>The latest manifest of <paramref name="model"/> with its ETag, or null when none is promoted.</summary>
     public Task<ModelManifestEntry?> GetLatestAsync(string model, CancellationToken cancellationToken = default) =>
-        ReadAsync(LatestBlobName(model), cancellationToken);
+        ReadAsync(ModelBlobNames.Latest(model), cancellationToken);
 
     /// <summary>The manifest of version <paramref name="version"/> of <paramref name="model"/>, or null when not registered.</summary>
     public async Task<ModelManifest?> GetVersionAsync(string model, string version, CancellationToken cancellationToken = default) =>
-        (await ReadAsync(VersionBlobName(model, version), cancellationToken).ConfigureAwait(false))?.Manifest;
+        (await ReadAsync(ModelBlobNames.Version(model, version), cancellationToken).ConfigureAwait(false))?.Manifest;
 
     /// <summary>The registered versions of <paramref name="model"/>, oldest first (empty when it has none).</summary>
     public async Task<IReadOnlyList<ModelManifest>> ListVersionsAsync(string model, CancellationToken cancellationToken = default)
     {
-        string prefix = CheckName(model, nameof(model)) + "/versions/";
+        string prefix = ModelBlobNames.VersionsPrefix(model);
         var manifests = new List<ModelManifest>();
         try
         {
             await foreach (BlobItem blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken).ConfigureAwait(false))
             {
-                if (blob.Name.EndsWith(".json", StringComparison.Ordinal)
+                if (ModelBlobNames.IsManifest(blob.Name)
                     && await ReadAsync(blob.Name, cancellationToken).ConfigureAwait(false) is { } entry)
                 {
                     manifests.Add(entry.Manifest);
@@ -102,7 +80,7 @@ public sealed class ModelRegistry
     public async Task<ModelManifest> RegisterVersionAsync(ModelManifest manifest, CancellationToken cancellationToken = default)
     {
         manifest = Complete(manifest);
-        BlobClient blob = container.GetBlobClient(VersionBlobName(manifest.Model, manifest.Version));
+        BlobClient blob = container.GetBlobClient(ModelBlobNames.Version(manifest.Model, manifest.Version));
         if (await TryWriteAsync(blob, manifest, new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken)
                 .ConfigureAwait(false) is not null)
         {
@@ -137,7 +115,7 @@ public sealed class ModelRegistry
     private async Task<PromotionResult> PromoteRegisteredAsync(
         ModelManifest manifest, ETag? expectedLatest, CancellationToken cancellationToken)
     {
-        BlobClient latest = container.GetBlobClient(LatestBlobName(manifest.Model));
+        BlobClient latest = container.GetBlobClient(ModelBlobNames.Latest(manifest.Model));
         var conditions = expectedLatest is ETag etag
             ? new BlobRequestConditions { IfMatch = etag }
             : new BlobRequestConditions { IfNoneMatch = ETag.All };
@@ -212,15 +190,15 @@ public sealed class ModelRegistry
     }
 
     /// <summary>
-    /// Uploads a checkpoint file to <see cref="CheckpointBlobName"/>(model, version, fileName), overwriting
+    /// Uploads a checkpoint file to <see cref="ModelBlobNames.Checkpoint"/>(model, version, fileName), overwriting
     /// an earlier upload of the same version, and returns its blob name (for <see cref="ModelManifest.Checkpoint"/>).
     /// </summary>
     public async Task<string> UploadCheckpointAsync(
-        string model, string version, Stream content, string fileName = DefaultCheckpointFileName,
+        string model, string version, Stream content, string fileName = ModelBlobNames.DefaultCheckpointFileName,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
-        string blobName = CheckpointBlobName(model, version, fileName);
+        string blobName = ModelBlobNames.Checkpoint(model, version, fileName);
         await container.GetBlobClient(blobName).UploadAsync(content, overwrite: true, cancellationToken).ConfigureAwait(false);
         return blobName;
     }
@@ -259,8 +237,8 @@ public sealed class ModelRegistry
     private ModelManifest Complete(ModelManifest manifest)
     {
         ArgumentNullException.ThrowIfNull(manifest);
-        CheckName(manifest.Model, nameof(manifest.Model));
-        CheckName(manifest.Version, nameof(manifest.Version));
+        ModelBlobNames.CheckName(manifest.Model, nameof(manifest.Model));
+        ModelBlobNames.CheckName(manifest.Version, nameof(manifest.Version));
         ArgumentException.ThrowIfNullOrWhiteSpace(manifest.Checkpoint, nameof(manifest.Checkpoint));
         if (manifest.NumClasses is < 1)
         {
@@ -310,17 +288,5 @@ public sealed class ModelRegistry
         {
             return null;
         }
-    }
-
-    private static string CheckName(string name, string parameterName)
-    {
-        if (!GenerationJobReader.IsValidModelName(name))
-        {
-            throw new ArgumentException(
-                $"'{name}' is not a valid model name or version: {GenerationJobReader.ModelNameRule}.",
-                parameterName);
-        }
-
-        return name;
     }
 }

@@ -3,20 +3,25 @@ using Azure;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ShortcutPipeline.Core.Queues;
 
 /// <summary>
 /// A received queue message that this process holds: it keeps the message invisible by renewing its
-/// visibility timeout in the background (every half timeout) until it is deleted, released or poisoned,
-/// and tracks the pop receipt each renewal returns. Renewals, deletion and release never overlap.
-/// When a renewal finds the message gone (its visibility lapsed and another receiver took it),
-/// the lease is <see cref="IsLost"/> and a later delete is a no-op.
+/// visibility timeout in the background (every half timeout unless <see cref="Hold"/> says otherwise) until it is
+/// deleted, released or poisoned, and tracks the pop receipt each renewal returns. Renewals, deletion and release never
+/// overlap, and a renewal in flight is never cancelled (the receipt it returns is the only one that works afterwards).
+/// When a renewal, deletion or release finds the message gone (its visibility lapsed and another receiver took it) or its
+/// pop receipt stale, the lease is <see cref="IsLost"/> and a later delete or release is a no-op. Disposed without
+/// being deleted or released (a crash), the message shows again once its visibility lapses. The worker's and the intake
+/// loop's leases come from <see cref="QueueReceiver"/>; the trainer holds the one training request it receives.
 /// </summary>
 public sealed class QueueMessageLease : IAsyncDisposable
 {
     private readonly QueueClient queue;
     private readonly TimeSpan visibilityTimeout;
+    private readonly TimeSpan renewEvery;
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly SemaphoreSlim gate = new(1, 1);
@@ -25,15 +30,37 @@ public sealed class QueueMessageLease : IAsyncDisposable
     private string popReceipt;
     private bool finished;
 
-    internal QueueMessageLease(QueueClient queue, QueueMessage message, TimeSpan visibilityTimeout, TimeProvider time, ILogger logger)
+    private QueueMessageLease(QueueClient queue, QueueMessage message, TimeSpan visibilityTimeout, TimeSpan renewEvery, TimeProvider time, ILogger logger)
     {
         this.queue = queue;
         Message = message;
         popReceipt = message.PopReceipt;
         this.visibilityTimeout = visibilityTimeout;
+        this.renewEvery = renewEvery;
         this.time = time;
         this.logger = logger;
         renewal = RenewUntilFinishedAsync(renewing.Token);
+    }
+
+    /// <summary>
+    /// Holds <paramref name="message"/>, received from <paramref name="queue"/> with <paramref name="visibilityTimeout"/>:
+    /// renews that timeout every <paramref name="renewEvery"/> (default: half of it; it must be shorter than the timeout).
+    /// </summary>
+    public static QueueMessageLease Hold(
+        QueueClient queue, QueueMessage message, TimeSpan visibilityTimeout, TimeSpan? renewEvery = null, TimeProvider? time = null,
+        ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(queue);
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(visibilityTimeout, TimeSpan.Zero);
+        TimeSpan interval = renewEvery ?? visibilityTimeout / 2;
+        if (interval <= TimeSpan.Zero || interval >= visibilityTimeout)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(renewEvery), interval, $"Renewals must come more often than the visibility timeout of {visibilityTimeout}.");
+        }
+
+        return new QueueMessageLease(queue, message, visibilityTimeout, interval, time ?? TimeProvider.System, logger ?? NullLogger.Instance);
     }
 
     /// <summary>The message as received.</summary>
@@ -123,12 +150,11 @@ public sealed class QueueMessageLease : IAsyncDisposable
 
     private async Task RenewUntilFinishedAsync(CancellationToken cancellationToken)
     {
-        TimeSpan interval = visibilityTimeout / 2;
         try
         {
             while (true)
             {
-                await Task.Delay(interval, time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(renewEvery, time, cancellationToken).ConfigureAwait(false);
                 await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {

@@ -1,8 +1,13 @@
 using System.Globalization;
+using System.Text;
+using System.Text.Json;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+
+// Receiving from a queue with retries and a poison queue: the receiver, its options and the poison envelope. The lease of
+// one received message is QueueMessageLease.cs.
 
 namespace ShortcutPipeline.Core.Queues;
 
@@ -59,7 +64,7 @@ public sealed class QueueReceiver
         var leases = new List<QueueMessageLease>(messages.Length);
         foreach (QueueMessage message in messages)
         {
-            var lease = new QueueMessageLease(queue, message, Options.VisibilityTimeout, time, logger);
+            var lease = QueueMessageLease.Hold(queue, message, Options.VisibilityTimeout, time: time, logger: logger);
             if (message.DequeueCount > Options.MaxDequeueCount)
             {
                 await PoisonAsync(lease, string.Create(CultureInfo.InvariantCulture,
@@ -146,4 +151,98 @@ public sealed class QueueReceiver
     /// <summary>The queue's approximate length (visible and invisible messages), for metrics and scaling.</summary>
     public async Task<int> GetApproximateLengthAsync(CancellationToken cancellationToken = default) =>
         (await queue.GetPropertiesAsync(cancellationToken).ConfigureAwait(false)).Value.ApproximateMessagesCount;
+}
+
+/// <summary>How a <see cref="QueueReceiver"/> holds, retries and gives up messages.</summary>
+public sealed record QueueReceiverOptions
+{
+    /// <summary>How long a received message stays invisible; leases renew it every half of this (default 60 s).</summary>
+    public TimeSpan VisibilityTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// After this many failed deliveries a message goes to the poison queue (default 5, as the Functions host's
+    /// maxDequeueCount): a failure on the last allowed delivery poisons it, and so does receiving it once more
+    /// (a receiver that died while holding it).
+    /// </summary>
+    public int MaxDequeueCount { get; init; } = 5;
+
+    /// <summary>How long a failed message waits before it is visible again, times its dequeue count (default 2 s).</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Throws when a value is out of range.</summary>
+    public void Validate()
+    {
+        if (VisibilityTimeout < TimeSpan.FromSeconds(2) || VisibilityTimeout > TimeSpan.FromDays(7))
+        {
+            throw new ArgumentOutOfRangeException(nameof(VisibilityTimeout), VisibilityTimeout, "The visibility timeout must be 2 s to 7 days.");
+        }
+
+        if (MaxDequeueCount < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxDequeueCount), MaxDequeueCount, "MaxDequeueCount must be at least 1.");
+        }
+
+        if (RetryDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RetryDelay), RetryDelay, "RetryDelay cannot be negative.");
+        }
+    }
+}
+
+/// <summary>
+/// What <see cref="QueueReceiver"/> puts on a poison queue (<see cref="StorageNames.PoisonQueueOf"/>): the
+/// original message text with why it was given up and where it came from, as JSON (<see cref="PipelineJson.Options"/>).
+/// When that envelope would not fit in a queue message, the original text goes to the poison queue as it
+/// is (the reason is then only in the log and, for work items, in the job's status).
+/// </summary>
+public sealed record PoisonMessage
+{
+    /// <summary>The largest queue message, in bytes of text.</summary>
+    public const int MaxQueueMessageBytes = 64 * 1024;
+
+    /// <summary>Why the message was given up.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>The queue it came from.</summary>
+    public required string Queue { get; init; }
+
+    /// <summary>Its id there.</summary>
+    public required string MessageId { get; init; }
+
+    /// <summary>How many times it was received.</summary>
+    public required long DequeueCount { get; init; }
+
+    /// <summary>When it was first enqueued.</summary>
+    public DateTimeOffset? InsertedOn { get; init; }
+
+    /// <summary>When it was moved to the poison queue.</summary>
+    public required DateTimeOffset PoisonedAt { get; init; }
+
+    /// <summary>The original message text, unchanged.</summary>
+    public required string Message { get; init; }
+
+    /// <summary>The envelope's JSON, or the original text alone when the envelope is too big for a queue message.</summary>
+    public string ToQueueText()
+    {
+        string json = JsonSerializer.Serialize(this, PipelineJson.Options);
+        return Encoding.UTF8.GetByteCount(json) <= MaxQueueMessageBytes ? json : Message;
+    }
+
+    /// <summary>
+    /// Reads a poison-queue message: the envelope, or null when the text is not one (an original message
+    /// that was too big to wrap, or one the Functions host moved there).
+    /// </summary>
+    public static PoisonMessage? TryParse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        try
+        {
+            PoisonMessage? message = JsonSerializer.Deserialize<PoisonMessage>(text, PipelineJson.Options);
+            return message is { Reason: not null, Message: not null, Queue: not null } ? message : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 }

@@ -4,10 +4,10 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using ShortcutPipeline.Core.Callbacks;
+using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Storage;
 
-namespace ShortcutPipeline.Core.Jobs;
+namespace ShortcutPipeline.Core.Callbacks;
 
 /// <summary>What <see cref="JobCallbackClient.SendAsync"/> did.</summary>
 public enum CallbackOutcome

@@ -1,8 +1,12 @@
 using System.Net;
+using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 
 namespace ShortcutPipeline.Core.Storage;
+
+// How the stores of the jobs and runs tables (Jobs/JobStatus.cs, Training/TrainingRunStore.cs) keep their entities: read,
+// add, and read-modify-write with the ETag, and lists kept as JSON text.
 
 /// <summary>
 /// Read-modify-write of one table entity with its ETag: when another writer got in between (HTTP 412), the
@@ -77,4 +81,14 @@ internal static class OptimisticTableUpdate
             return false;
         }
     }
+}
+
+/// <summary>Lists kept as JSON text in a table property (the table service stores no lists).</summary>
+internal static class TableJson
+{
+    /// <summary>The strings of a property written by <see cref="WriteStrings"/>; empty for null.</summary>
+    public static IReadOnlyList<string> ReadStrings(string? json) => json is null ? [] : JsonSerializer.Deserialize<string[]>(json) ?? [];
+
+    /// <summary>The property text of <paramref name="values"/>; null (no property) when there are none.</summary>
+    public static string? WriteStrings(IReadOnlyList<string> values) => values.Count == 0 ? null : JsonSerializer.Serialize(values);
 }

@@ -4,15 +4,17 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace ShortcutPipeline.Core.Storage;
+namespace ShortcutPipeline.Cli.LocalRun;
 
 /// <summary>
 /// One Azurite process (the Azure Storage emulator: blob, queue and table) on free loopback ports, in memory or
 /// with its data in a folder: what the tests and the local run (<c>shortcut local</c>) start. On Linux and macOS a
 /// small shell watchdog around it kills it within a second once the process that started it is gone, even after a
-/// hard kill. <see cref="InstallAsync"/> puts Azurite <see cref="Version"/> into a tools folder with npm.
+/// hard kill. <see cref="InstallAsync"/> puts Azurite <see cref="Version"/> into a tools folder with npm. Only the
+/// command line uses it (the local run, serve, the pipeline benchmarks), and the tests' shared Azurite
+/// (tests/ShortcutPipeline.Testing compiles this same file), so it is internal to each.
 /// </summary>
-public sealed class AzuriteEmulator : IDisposable
+internal sealed class AzuriteEmulator : IDisposable
 {
     /// <summary>The Azurite version the project uses (with <c>--skipApiVersionCheck</c>, it accepts these SDKs).</summary>
     public const string Version = "3.37.0";
