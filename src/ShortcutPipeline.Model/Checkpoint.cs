@@ -192,6 +192,14 @@ public static class Checkpoint
             ["metrics"] = JsonSerializer.Serialize(metrics ?? new Dictionary<string, double>(), Json),
         };
 
+    // Whether a JSON object has a property, matched as the serializer reads it (case-insensitively).
+    private static bool HasProperty(string json, string name)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.ValueKind == JsonValueKind.Object &&
+               document.RootElement.EnumerateObject().Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+    }
+
     private static CheckpointInfo Info(SafetensorsFile.Header header)
     {
         var m = header.Metadata;
@@ -203,6 +211,8 @@ public static class Checkpoint
             var config = JsonSerializer.Deserialize<DiTConfig>(m["config"], Json) ?? throw new InvalidDataException("The checkpoint's config is empty.");
             config.Validate();
             var training = m.TryGetValue("training", out var t) ? JsonSerializer.Deserialize<TrainingOptions>(t, Json) : null;
+            if (!HasProperty(m["config"], nameof(DiTConfig.StepSizeConditioned)))   // written before the config said it
+                config = config with { StepSizeConditioned = training?.Objective != TrainingObjective.FlowMatching };
             var metrics = m.TryGetValue("metrics", out var mm) ? JsonSerializer.Deserialize<Dictionary<string, double>>(mm, Json) ?? [] : [];
             long step = long.Parse(m.GetValueOrDefault("step") ?? "0", CultureInfo.InvariantCulture);
             bool hasState = header.Tensors.Any(e => e.Name.StartsWith("optimizer.", StringComparison.Ordinal));

@@ -31,12 +31,29 @@ public sealed record DiTConfig
     public int DenoiseTimesteps { get; init; } = 128;
     /// <summary>"pixel" (decode by clamping) or "latent" (decode with the Stable Diffusion VAE).</summary>
     public string Space { get; init; } = "pixel";
+    /// <summary>
+    /// Whether the model learned every step size: true for a shortcut model, false for a flow-matching model, whose
+    /// targets are all at the finest level. The trainer sets it from the objective; see <see cref="LevelForBudget"/>.
+    /// </summary>
+    public bool StepSizeConditioned { get; init; } = true;
 
     /// <summary>The index of the null class used for classifier-free guidance and label dropout.</summary>
     [JsonIgnore] public int NullClass => NumClasses;
     /// <summary>k of the finest step size: log2(DenoiseTimesteps).</summary>
     [JsonIgnore] public int FinestLevel => StepBudget.LevelOf(DenoiseTimesteps);
     [JsonIgnore] public int TokenCount => InputSize / PatchSize * (InputSize / PatchSize);
+
+    /// <summary>
+    /// The step-size level the model is given at every step of a <paramref name="steps"/>-step budget: k = log2(steps)
+    /// for a step-size-conditioned (shortcut) model, the finest level for a flow-matching model, which never saw another
+    /// (the official code's baseline ignores the step size altogether).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A budget that is not a power of two from 1 to 128.</exception>
+    public int LevelForBudget(int steps)
+    {
+        int level = StepBudget.LevelOf(steps);
+        return StepSizeConditioned ? level : FinestLevel;
+    }
 
     public void Validate()
     {

@@ -167,7 +167,8 @@ public sealed class SamplerRows : IDisposable
 
     /// <summary>
     /// One forward pass over the rows in <paramref name="slots"/> (unfinished, each once): x += v(x, t, d) d with each
-    /// row's own t = steps done / steps, d = 1 / steps, level log2(steps), label and guidance scale.
+    /// row's own t = steps done / steps, d = 1 / steps, level <see cref="DiTConfig.LevelForBudget"/> (log2(steps) for a
+    /// shortcut model, the finest level for a flow-matching one), label and guidance scale.
     /// </summary>
     public void Step(IReadOnlyList<int> slots)
     {
@@ -182,7 +183,7 @@ public sealed class SamplerRows : IDisposable
         var index = tensor(slots.Select(s => (long)s).ToArray(), device: device);
         var d = tensor(rows.Select(r => 1f / r.Steps).ToArray(), device: device);
         var t = tensor(slots.Select(s => (float)stepsDone[s]).ToArray(), device: device) * d;   // t = i / steps per row
-        var level = tensor(rows.Select(r => (long)StepBudget.LevelOf(r.Steps)).ToArray(), device: device);
+        var level = tensor(rows.Select(r => (long)model.Config.LevelForBudget(r.Steps)).ToArray(), device: device);
         var labels = tensor(rows.Select(r => (long)(r.Label ?? model.Config.NullClass)).ToArray(), device: device);
         var scales = tensor(rows.Select(r => (float)r.CfgScale).ToArray(), device: device);
         var v = ShortcutSampler.Velocity(model, x.index_select(0, index), t, level, labels, scales).to(float32);

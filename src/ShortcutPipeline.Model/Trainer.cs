@@ -62,10 +62,11 @@ public sealed class Trainer : IDisposable
     public Trainer(DiTConfig config, TrainingOptions options, Device? device = null)
     {
         options.Validate();
-        Config = config;
+        // A flow-matching model learns only the finest level: it is sampled at that level at every budget.
+        Config = config with { StepSizeConditioned = options.Objective == TrainingObjective.Shortcut };
         Options = options;
         Device = device ?? CPU;
-        Model = new DiT(config, options.Seed);
+        Model = new DiT(Config, options.Seed);
         Model.to(Device);
         Ema = new Ema(Model, options.EmaDecay, options.UsesEmaWarmup);
         Optimizer = optim.AdamW(Model.parameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using ShortcutPipeline.Model.Data;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -130,6 +131,57 @@ public sealed class CheckpointTests : IDisposable
         using var model = Checkpoint.LoadForSampling(path);
         Assert.Equal(ScalarType.Float32, model.parameters().First().dtype);
         AssertSameWeights(trainer.Ema.Model, model, tolerance: 1e-2);
+    }
+
+    [Theory]
+    [InlineData(TrainingObjective.Shortcut)]
+    [InlineData(TrainingObjective.FlowMatching)]
+    public void CheckpointsWrittenBeforeTheStepSizeFlagAreSampledAtTheLevelsTheirObjectiveTrained(TrainingObjective objective)
+    {
+        // Checkpoints from before the config said whether the model is conditioned on the step size: their training
+        // metadata names the objective, and a flow-matching model must still be given the finest level at every budget.
+        var config = ModelFixtures.TinyConfig();
+        using var trainer = new Trainer(config, Options(objective));
+        ModelFixtures.Randomize(trainer.Ema.Model);
+        var training = Path.Combine(directory, "old-training.safetensors");
+        var export = Path.Combine(directory, "old-sampling.safetensors");
+        Checkpoint.Save(trainer, training);
+        Checkpoint.ExportForSampling(trainer, export);
+        foreach (var path in new[] { training, export })
+        {
+            Assert.Equal(objective == TrainingObjective.Shortcut, Checkpoint.ReadInfo(path).Config.StepSizeConditioned);
+            Assert.Contains("\"stepSizeConditioned\"", SafetensorsFile.ReadHeader(path).Metadata["config"]);
+            RemoveConfigField(path, "stepSizeConditioned");
+            using var model = Checkpoint.LoadForSampling(path);
+            Assert.Equal(objective == TrainingObjective.Shortcut, model.Config.StepSizeConditioned);
+            foreach (int steps in new[] { 1, 4 })
+            {
+                var request = new SampleRequest(3, steps, 1, 8);
+                int level = objective == TrainingObjective.Shortcut ? StepBudget.LevelOf(steps) : config.FinestLevel;
+                using var result = new ShortcutSampler(model).Sample([request]);
+                using var expected = ModelFixtures.EulerAtLevel(model, request, level);
+                Assert.True(expected.allclose(result.Samples, rtol: 1e-5, atol: 1e-5), $"{Path.GetFileName(path)}, {steps} steps: not sampled at level {level}");
+            }
+        }
+    }
+
+    // Rewrites a checkpoint's config JSON without one field, as files written before the field existed.
+    private static void RemoveConfigField(string path, string field)
+    {
+        var header = SafetensorsFile.ReadHeader(path);
+        var tensors = SafetensorsFile.ReadTensors(path);
+        try
+        {
+            var metadata = header.Metadata.ToDictionary();
+            var configJson = JsonNode.Parse(metadata["config"])!.AsObject();
+            configJson.Remove(field);
+            metadata["config"] = configJson.ToJsonString();
+            SafetensorsFile.Write(path, tensors, metadata);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
     }
 
     [Fact]

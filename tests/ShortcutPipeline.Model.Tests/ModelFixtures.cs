@@ -12,6 +12,13 @@ internal static class ModelFixtures
     public static DiT RandomDiT(DiTConfig? config = null, long seed = 7)
     {
         var model = new DiT(config ?? TinyConfig(), seed);
+        Randomize(model, seed);
+        return model;
+    }
+
+    /// <summary>Randomises <paramref name="model"/>'s zero-initialised layers (adaLN and the final layer), so that its output depends on every input.</summary>
+    public static void Randomize(DiT model, long seed = 7)
+    {
         using var _ = no_grad();
         using var generator = new Generator((ulong)seed);
         foreach (var (name, parameter) in model.named_parameters())
@@ -20,7 +27,21 @@ internal static class ModelFixtures
                 parameter.copy_(randn(parameter.shape, generator: generator) * 0.05);
         }
         model.eval();
-        return model;
+    }
+
+    /// <summary>
+    /// The sampler's Euler steps written out by hand, with every step fed <paramref name="level"/>:
+    /// x += v(x, i / steps, level, label) / steps from the request's noise.
+    /// </summary>
+    public static Tensor EulerAtLevel(DiT model, SampleRequest request, int level)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var x = new ShortcutSampler(model).InitialNoise([request]);
+        var label = full(1, (long)(request.Label ?? model.Config.NullClass));
+        for (int i = 0; i < request.Steps; i++)
+            x = x + model.forward(x, tensor(new[] { (float)i / request.Steps }), full(1, (long)level), label) / request.Steps;
+        return x.MoveToOuterDisposeScope();
     }
 
     public static Tensor RandomImages(int count, DiTConfig config, long seed = 3)

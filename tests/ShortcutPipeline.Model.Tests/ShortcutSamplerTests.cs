@@ -111,6 +111,32 @@ public sealed class ShortcutSamplerTests
         Assert.True((x0 + v).allclose(result.Samples, rtol: 1e-5, atol: 1e-5));
     }
 
+    [Theory]
+    [InlineData(TrainingObjective.Shortcut)]
+    [InlineData(TrainingObjective.FlowMatching)]
+    public void EveryBudgetIsSampledAtALevelTheModelWasTrainedAt(TrainingObjective objective)
+    {
+        // A shortcut model learned every level and is given log2(steps); a flow-matching model learned only the finest
+        // level (d = 1/128), so it is given that level whatever the budget, as the official code's baseline.
+        using var trainer = new Trainer(ModelFixtures.TinyConfig(), new TrainingOptions { Objective = objective });
+        Assert.Equal(objective == TrainingObjective.Shortcut, trainer.Config.StepSizeConditioned);
+        var model = trainer.Ema.Model;
+        ModelFixtures.Randomize(model);
+        var sampler = new ShortcutSampler(model);
+        foreach (int steps in new[] { 1, 4 })
+        {
+            var request = new SampleRequest(2, steps, 1, 5);
+            int budgetLevel = StepBudget.LevelOf(steps), finest = model.Config.FinestLevel;
+            int expectedLevel = objective == TrainingObjective.Shortcut ? budgetLevel : finest;
+            using var result = sampler.Sample([request]);
+            using var expected = ModelFixtures.EulerAtLevel(model, request, expectedLevel);
+            using var other = ModelFixtures.EulerAtLevel(model, request, objective == TrainingObjective.Shortcut ? finest : budgetLevel);
+            Assert.True(expected.allclose(result.Samples, rtol: 1e-5, atol: 1e-5), $"{objective}, {steps} steps: not sampled at level {expectedLevel}");
+            Assert.False(other.allclose(result.Samples, rtol: 1e-5, atol: 1e-5), $"{objective}, {steps} steps: the levels do not matter to this model");
+            Assert.Equal(expectedLevel, model.Config.LevelForBudget(steps));
+        }
+    }
+
     [Fact]
     public void GuidanceMixesConditionalAndUnconditionalVelocities()
     {
