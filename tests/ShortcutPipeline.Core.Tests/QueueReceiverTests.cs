@@ -68,6 +68,32 @@ public sealed class QueueReceiverTests(AzuriteFixture azurite) : IClassFixture<A
     }
 
     [Fact]
+    public async Task AFailureThatIsAStorageOutageNeitherCountsAgainstTheMessageNorPoisonsItAndItShowsAgainAfterItsTimeout()
+    {
+        // Found by the outage test: a work item admitted just before storage went away failed its status check,
+        // was counted as a failed delivery (a warning per message, poisoned on its last delivery) and then could
+        // not be released either (an error per message).
+        PipelineStorage storage = await azurite.CreateStorageAsync();
+        await storage.WorkQueue.SendMessageAsync("admitted as storage went away");
+        var poisoned = new List<string>();
+        var logs = new TestLoggerProvider();
+        var receiver = new QueueReceiver(storage.WorkQueue, storage.PoisonQueueOf(storage.WorkQueue),
+            new QueueReceiverOptions { MaxDequeueCount = 1, RetryDelay = TimeSpan.Zero, VisibilityTimeout = TimeSpan.FromSeconds(2) },
+            (lease, reason, _) => { poisoned.Add(reason); return Task.CompletedTask; }, logger: logs.CreateLogger("receiver"));
+        var outage = new AggregateException(
+            new Azure.RequestFailedException("Connection reset by peer (127.0.0.1:10001)", new HttpRequestException("reset")),
+            new Azure.RequestFailedException("Connection refused (127.0.0.1:10001)"));
+
+        QueueMessageLease lease = Assert.Single(await receiver.ReceiveAsync(32));
+        Assert.False(await receiver.FailAsync(lease, outage));
+
+        Assert.Empty(poisoned);
+        Assert.Empty((await storage.WorkQueue.ReceiveMessagesAsync(32)).Value);   // not released: it waits out its timeout
+        Assert.DoesNotContain(logs.Messages, m => m.Level >= Microsoft.Extensions.Logging.LogLevel.Warning);
+        await Wait.UntilAsync(async () => (await storage.WorkQueue.PeekMessagesAsync(32)).Value.Length == 1, TimeSpan.FromSeconds(30), () => Task.FromResult("the message to show again"));
+    }
+
+    [Fact]
     public async Task AMessageReceivedTooOftenIsPoisonedBeforeTheCallerSeesIt()
     {
         PipelineStorage storage = await azurite.CreateStorageAsync();

@@ -5,6 +5,7 @@ using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using ShortcutPipeline.Core.Storage;
 
 // Receiving from a queue with retries and a poison queue: the receiver, its options and the poison envelope. The lease of
 // one received message is QueueMessageLease.cs.
@@ -119,12 +120,23 @@ public sealed class QueueReceiver
     /// <summary>
     /// Handles a failed attempt at a message: on its last allowed delivery it is poisoned with the error as
     /// the reason; otherwise it is released to be received again after <see cref="QueueReceiverOptions.RetryDelay"/>
-    /// times its dequeue count. Returns true when it was poisoned.
+    /// times its dequeue count. Returns true when it was poisoned. A failure that is a storage outage
+    /// (<see cref="StorageFailures.MayPass"/>) is not the message's: it is neither poisoned nor released (that would fail
+    /// too) but left to show again when its visibility timeout lapses, logged at debug level only (the receive loop's
+    /// backoff reports the outage once).
     /// </summary>
     public async Task<bool> FailAsync(QueueMessageLease lease, Exception error, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(lease);
         ArgumentNullException.ThrowIfNull(error);
+        if (StorageFailures.MayPass(error))
+        {
+            logger.LogDebug("Message {MessageId} of {Queue} was interrupted by a storage outage ({Error}); it shows again after its visibility timeout.",
+                lease.MessageId, lease.QueueName, StorageFailures.Describe(error));
+            await lease.DisposeAsync().ConfigureAwait(false);
+            return false;
+        }
+
         if (lease.DequeueCount >= Options.MaxDequeueCount)
         {
             await PoisonAsync(lease, string.Create(CultureInfo.InvariantCulture,
