@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using ShortcutPipeline.Contracts;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +11,7 @@ namespace ShortcutPipeline.Model;
 
 /// <summary>What a checkpoint's metadata says, read without loading its tensors.</summary>
 public sealed record CheckpointInfo(
-    DiTConfig Config, TrainingOptions? Training, long Step, IReadOnlyDictionary<string, double> Metrics,
+    DiTConfig Config, TrainingConfig? Training, long Step, IReadOnlyDictionary<string, double> Metrics,
     bool HasTrainingState, string Kind);
 
 /// <summary>
@@ -25,7 +27,7 @@ public static class Checkpoint
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
-        Converters = { new JsonStringEnumConverter() },
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
     public static void Save(Trainer trainer, Stream stream, IReadOnlyDictionary<string, double>? metrics = null)
@@ -182,15 +184,32 @@ public static class Checkpoint
     private static Tensor Required(Dictionary<string, Tensor> tensors, string name) =>
         tensors.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"The checkpoint has no tensor \"{name}\".");
 
-    private static Dictionary<string, string> Metadata(string kind, DiTConfig config, TrainingOptions options, long step,
+    private static Dictionary<string, string> Metadata(string kind, DiTConfig config, TrainingConfig options, long step,
         IReadOnlyDictionary<string, double>? metrics) => new()
         {
             ["format"] = kind,
             ["config"] = JsonSerializer.Serialize(config, Json),
-            ["training"] = JsonSerializer.Serialize(options, Json),
+            ["training"] = JsonSerializer.Serialize(options.ToTrainingConfig(), Json),
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
             ["metrics"] = JsonSerializer.Serialize(metrics ?? new Dictionary<string, double>(), Json),
         };
+
+    // The training config of the metadata. Checkpoints written before the one TrainingConfig record nest the objective's
+    // settings under "shortcut" ({ "source", "bootstrapFraction", "bootstrapCfgScale", "labelDropout", "clip" }): lifted here.
+    private static TrainingConfig? ReadTraining(string json)
+    {
+        if (JsonNode.Parse(json) is JsonObject training && training["shortcut"] is JsonObject nested)
+        {
+            training.Remove("shortcut");
+            foreach (var (name, value) in nested.ToList())
+            {
+                nested.Remove(name);
+                training[name switch { "source" => "bootstrapSource", "clip" => "targetClip", _ => name }] = value;
+            }
+            json = training.ToJsonString();
+        }
+        return JsonSerializer.Deserialize<TrainingConfig>(json, Json);
+    }
 
     // Whether a JSON object has a property, matched as the serializer reads it (case-insensitively).
     private static bool HasProperty(string json, string name)
@@ -210,7 +229,7 @@ public static class Checkpoint
         {
             var config = JsonSerializer.Deserialize<DiTConfig>(m["config"], Json) ?? throw new InvalidDataException("The checkpoint's config is empty.");
             config.Validate();
-            var training = m.TryGetValue("training", out var t) ? JsonSerializer.Deserialize<TrainingOptions>(t, Json) : null;
+            var training = m.TryGetValue("training", out var t) ? ReadTraining(t) : null;
             if (!HasProperty(m["config"], nameof(DiTConfig.StepSizeConditioned)))   // written before the config said it
                 config = config with { StepSizeConditioned = training?.Objective != TrainingObjective.FlowMatching };
             var metrics = m.TryGetValue("metrics", out var mm) ? JsonSerializer.Deserialize<Dictionary<string, double>>(mm, Json) ?? [] : [];

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Model;
@@ -8,47 +9,6 @@ namespace ShortcutPipeline.Model;
 //   - flow-matching rows at the finest level (d = 1/128): the velocity x_1 - (1 - 1e-5) x_0 of the straight path;
 //   - self-consistency rows at coarser levels: one step of size d must match two steps of size d/2 taken by the
 //     model itself, so the target is the mean of the two half-step velocities.
-
-/// <summary>What the model is trained on.</summary>
-public enum TrainingObjective
-{
-    /// <summary>Flow matching at d = 1/128 plus self-consistency (bootstrap) targets at d = 1 ... 1/64.</summary>
-    Shortcut,
-    /// <summary>The baseline: flow matching only, every row at d = 1/128.</summary>
-    FlowMatching,
-}
-
-/// <summary>Which weights compute the two half-steps of the self-consistency targets.</summary>
-public enum BootstrapSource
-{
-    /// <summary>The weights being trained (no gradient through them). Works for short runs: the default.</summary>
-    CurrentWeights,
-    /// <summary>The EMA of the weights (decay 0.999), as in the paper. Needs long runs (hundreds of thousands of steps).</summary>
-    Ema,
-    /// <summary>The EMA, with the decay warmed up as min(decay, (1 + n) / (10 + n)) at step n.</summary>
-    EmaWithWarmup,
-}
-
-/// <summary>Options of the shortcut objective.</summary>
-public sealed record ShortcutOptions
-{
-    /// <summary>Fraction of each batch that gets self-consistency targets (the paper: 1/4).</summary>
-    public double BootstrapFraction { get; init; } = 0.25;
-    public BootstrapSource Source { get; init; } = BootstrapSource.CurrentWeights;
-    /// <summary>Guidance scale applied inside the targets of the finest bootstrap level (null: none).</summary>
-    public double? BootstrapCfgScale { get; init; }
-    /// <summary>Probability that a row's label is replaced by the null class.</summary>
-    public double LabelDropout { get; init; } = 0.1;
-    /// <summary>The intermediate x and the targets are clipped to [-Clip, Clip].</summary>
-    public double Clip { get; init; } = 4.0;
-
-    public void Validate()
-    {
-        if (BootstrapFraction is < 0 or > 1) throw new ArgumentException("BootstrapFraction must be in [0, 1].");
-        if (LabelDropout is < 0 or > 1) throw new ArgumentException("LabelDropout must be in [0, 1].");
-        if (Clip <= 0) throw new ArgumentException("Clip must be positive.");
-    }
-}
 
 /// <summary>One batch of network inputs with their regression targets. Rows [0, BootstrapRows) are self-consistency rows.</summary>
 public sealed class TrainingTargets(Tensor xt, Tensor t, Tensor level, Tensor labels, Tensor velocity, int bootstrapRows) : IDisposable
@@ -138,7 +98,7 @@ public static class ShortcutTargets
     /// Labels are dropped to the null class before the targets are built, in every row, so that the unconditional
     /// model is trained at every level (guidance at few steps needs it).
     /// </summary>
-    public static TrainingTargets Build(Tensor images, Tensor labels, DiT bootstrapModel, ShortcutOptions options, Generator generator)
+    public static TrainingTargets Build(Tensor images, Tensor labels, DiT bootstrapModel, TrainingConfig options, Generator generator)
     {
         using var scope = NewDisposeScope();
         var config = bootstrapModel.Config;
@@ -174,7 +134,7 @@ public static class ShortcutTargets
     /// s_target = (s(x_t, t, 2d) + s(x'_{t+d}, t + d, 2d)) / 2 with x'_{t+d} = x_t + d s(x_t, t, 2d), written here
     /// for a step d whose half-steps have size d/2 and level k+1; x' and the target are clipped.
     /// </summary>
-    public static Tensor SelfConsistencyTarget(DiT model, Tensor xt, Tensor t, Tensor d, Tensor level, Tensor labels, ShortcutOptions options)
+    public static Tensor SelfConsistencyTarget(DiT model, Tensor xt, Tensor t, Tensor d, Tensor level, Tensor labels, TrainingConfig options)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -183,9 +143,9 @@ public static class ShortcutTargets
         var guidance = GuidanceScales(level, labels, model.Config, options.BootstrapCfgScale);
 
         var v1 = ShortcutSampler.Velocity(model, xt, t, halfLevel, labels, guidance).to(xt.dtype);
-        var x2 = (xt + half * v1).clamp(-options.Clip, options.Clip);
+        var x2 = (xt + half * v1).clamp(-options.TargetClip, options.TargetClip);
         var v2 = ShortcutSampler.Velocity(model, x2, t + d / 2, halfLevel, labels, guidance).to(xt.dtype);
-        return ((v1 + v2) / 2).clamp(-options.Clip, options.Clip).MoveToOuterDisposeScope();
+        return ((v1 + v2) / 2).clamp(-options.TargetClip, options.TargetClip).MoveToOuterDisposeScope();
     }
 
     // Guidance inside the targets only for rows of the finest bootstrap level (whose half-steps are flow-matching

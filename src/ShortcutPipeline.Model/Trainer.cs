@@ -1,38 +1,11 @@
 using System.Diagnostics;
+using ShortcutPipeline.Contracts;
 using ShortcutPipeline.Model.Data;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Model;
-
-/// <summary>How a run trains. Saved as JSON in every checkpoint.</summary>
-public sealed record TrainingOptions
-{
-    public TrainingObjective Objective { get; init; } = TrainingObjective.Shortcut;
-    public ShortcutOptions Shortcut { get; init; } = new();
-    public int BatchSize { get; init; } = 64;
-    public double LearningRate { get; init; } = 1e-4;
-    public double WeightDecay { get; init; } = 0.1;
-    public double EmaDecay { get; init; } = 0.999;
-    /// <summary>Warm the EMA decay up (see <see cref="Ema"/>). Null: on, except when the EMA is the paper's bootstrap teacher.</summary>
-    public bool? EmaWarmup { get; init; }
-    /// <summary>Seeds the initial weights, the data order and every random draw of every step.</summary>
-    public long Seed { get; init; }
-    /// <summary>Forward and backward in bfloat16 over float32 master weights (TorchSharp has no autocast). Use on CUDA.</summary>
-    public bool BFloat16 { get; init; }
-
-    public bool UsesEmaWarmup => EmaWarmup ?? (Objective != TrainingObjective.Shortcut || Shortcut.Source != BootstrapSource.Ema);
-
-    public void Validate()
-    {
-        if (BatchSize < 1) throw new ArgumentException("BatchSize must be at least 1.");
-        if (LearningRate <= 0) throw new ArgumentException("LearningRate must be positive.");
-        if (WeightDecay < 0) throw new ArgumentException("WeightDecay must not be negative.");
-        if (Seed < 0) throw new ArgumentException("Seed must not be negative.");
-        Shortcut.Validate();
-    }
-}
 
 /// <summary>One line of the progress bar.</summary>
 public sealed record TrainingProgress(long Step, long TotalSteps, double Loss, double ImagesPerSecond);
@@ -50,7 +23,8 @@ public sealed class Trainer : IDisposable
     private long epochOfOrder = -1;
 
     public DiTConfig Config { get; }
-    public TrainingOptions Options { get; }
+    /// <summary>How the run trains (every knob; saved in every checkpoint).</summary>
+    public TrainingConfig Options { get; }
     /// <summary>The float32 weights being trained.</summary>
     public DiT Model { get; }
     public Ema Ema { get; }
@@ -59,8 +33,9 @@ public sealed class Trainer : IDisposable
     public long Step { get; internal set; }
     public Device Device { get; }
 
-    public Trainer(DiTConfig config, TrainingOptions options, Device? device = null)
+    public Trainer(DiTConfig config, TrainingConfig options, Device? device = null)
     {
+        options = options.ToTrainingConfig();
         options.Validate();
         // A flow-matching model learns only the finest level: it is sampled at that level at every budget.
         Config = config with { StepSizeConditioned = options.Objective == TrainingObjective.Shortcut };
@@ -90,8 +65,8 @@ public sealed class Trainer : IDisposable
         SyncWorkingCopy();
 
         using var targets = Options.Objective == TrainingObjective.Shortcut
-            ? ShortcutTargets.Build(images, labels, BootstrapModel(), Options.Shortcut, generator)
-            : FlowMatchingTargets.Build(images, labels, Config, Options.Shortcut.LabelDropout, generator);
+            ? ShortcutTargets.Build(images, labels, BootstrapModel(), Options, generator)
+            : FlowMatchingTargets.Build(images, labels, Config, Options.LabelDropout, generator);
         Network.train();
         var prediction = Network.forward(targets.Xt, targets.T, targets.Level, targets.Labels);
         var loss = nn.functional.mse_loss(prediction.to(float32), targets.Velocity.to(float32));
@@ -123,7 +98,7 @@ public sealed class Trainer : IDisposable
     }
 
     // The teacher of the self-consistency targets.
-    private DiT BootstrapModel() => Options.Shortcut.Source == BootstrapSource.CurrentWeights ? Network : Ema.Model;
+    private DiT BootstrapModel() => Options.BootstrapSource == BootstrapSource.CurrentWeights ? Network : Ema.Model;
 
     /// <summary>The dataset rows of the current step: consecutive slices of a per-epoch permutation.</summary>
     public Tensor BatchIndices(int datasetCount)

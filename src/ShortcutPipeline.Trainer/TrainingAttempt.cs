@@ -88,7 +88,7 @@ internal sealed class TrainingAttempt(
         TrainingRequest request, DiTConfig config, ImageDataset data, long? resumeStep, string outputFolder, Device device, CancellationToken cancellationToken) =>
         resumeStep is long step
             ? await ResumeAsync(request, step, outputFolder, device, cancellationToken).ConfigureAwait(false)
-            : new ModelTrainer(config with { NumClasses = data.NumClasses, ClassNames = data.ClassNames }, TrainingSetup.Options(request), device);
+            : new ModelTrainer(config with { NumClasses = data.NumClasses, ClassNames = data.ClassNames }, request.ToTrainingConfig(), device);
 
     private async Task TrainToTotalAsync(RunContext context, ModelTrainer trainer, ImageDataset data, string outputFolder, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Data;
@@ -45,15 +46,6 @@ internal static class TrainingSetup
 
         return config;
     }
-
-    /// <summary>The training options of the request.</summary>
-    public static TrainingOptions Options(TrainingRequest request) => new()
-    {
-        Objective = request.Objective == TrainingObjectiveKind.FlowMatching ? TrainingObjective.FlowMatching : TrainingObjective.Shortcut,
-        BatchSize = request.BatchSize,
-        LearningRate = request.LearningRate,
-        Seed = request.Seed,
-    };
 
     /// <summary>
     /// Opens the request's dataset at the model's size and channels; a <c>blob:PREFIX</c> dataset is downloaded into

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using System.Diagnostics;
 using ShortcutPipeline.Model.Data;
 using Xunit.Abstractions;
@@ -33,7 +34,7 @@ public sealed class ShortcutClaimTests(ITestOutputHelper output)
         var scores = new Dictionary<TrainingObjective, (double OneStep, double EightSteps)>();
         foreach (var objective in new[] { TrainingObjective.Shortcut, TrainingObjective.FlowMatching })
         {
-            using var trainer = new Trainer(config, new TrainingOptions { Objective = objective, BatchSize = 64, LearningRate = 1e-3, Seed = 1 });
+            using var trainer = new Trainer(config, new TrainingConfig { Objective = objective, BatchSize = 64, LearningRate = 1e-3, Seed = 1 });
             for (int i = 0; i < TrainingSteps; i++) trainer.TrainStep(train);
             var rows = evaluation.Evaluate(objective.ToString(), trainer.Ema.Model, [1, 8]).ToList();
             scores[objective] = (rows[0].FrechetDistance, rows[1].FrechetDistance);

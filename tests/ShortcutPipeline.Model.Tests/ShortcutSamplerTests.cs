@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Model.Tests;
@@ -118,7 +119,7 @@ public sealed class ShortcutSamplerTests
     {
         // A shortcut model learned every level and is given log2(steps); a flow-matching model learned only the finest
         // level (d = 1/128), so it is given that level whatever the budget, as the official code's baseline.
-        using var trainer = new Trainer(ModelFixtures.TinyConfig(), new TrainingOptions { Objective = objective });
+        using var trainer = new Trainer(ModelFixtures.TinyConfig(), new TrainingConfig { Objective = objective });
         Assert.Equal(objective == TrainingObjective.Shortcut, trainer.Config.StepSizeConditioned);
         var model = trainer.Ema.Model;
         ModelFixtures.Randomize(model);

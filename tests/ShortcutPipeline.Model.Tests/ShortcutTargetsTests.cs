@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,7 +28,7 @@ public sealed class ShortcutTargetsTests
         using var images = ModelFixtures.RandomImages(Batch, model.Config);
         using var labels = arange(Batch, dtype: int64) % 10;
         using var generator = new Generator(1);
-        using var targets = ShortcutTargets.Build(images, labels, model, new ShortcutOptions(), generator);
+        using var targets = ShortcutTargets.Build(images, labels, model, new TrainingConfig(), generator);
 
         Assert.Equal(8, targets.BootstrapRows);
         Assert.Equal(images.shape, targets.Xt.shape);
@@ -53,7 +54,7 @@ public sealed class ShortcutTargetsTests
         using var images = ModelFixtures.RandomImages(Batch, model.Config);
         using var labels = zeros(Batch, dtype: int64);
         using var generator = new Generator(2);
-        using var targets = ShortcutTargets.Build(images, labels, model, new ShortcutOptions(), generator);
+        using var targets = ShortcutTargets.Build(images, labels, model, new TrainingConfig(), generator);
 
         // Recover x_0 from x_t = (1 - (1 - 1e-5) t) x_0 + t x_1, then v must be x_1 - (1 - 1e-5) x_0.
         int b = targets.BootstrapRows;
@@ -71,7 +72,7 @@ public sealed class ShortcutTargetsTests
         using var images = ModelFixtures.RandomImages(Batch, model.Config);
         using var labels = arange(Batch, dtype: int64) % 10;
         using var generator = new Generator(3);
-        var options = new ShortcutOptions { LabelDropout = 0 };
+        var options = new TrainingConfig { LabelDropout = 0 };
         using var targets = ShortcutTargets.Build(images, labels, model, options, generator);
 
         int b = targets.BootstrapRows;
@@ -101,7 +102,7 @@ public sealed class ShortcutTargetsTests
         using var images = ModelFixtures.RandomImages(Batch, model.Config);
         using var labels = zeros(Batch, dtype: int64);
         using var generator = new Generator(4);
-        using var targets = ShortcutTargets.Build(images, labels, model, new ShortcutOptions(), generator);
+        using var targets = ShortcutTargets.Build(images, labels, model, new TrainingConfig(), generator);
 
         int b = targets.BootstrapRows;
         Assert.Equal(4f, targets.Velocity[..b].max().item<float>());
@@ -115,11 +116,11 @@ public sealed class ShortcutTargetsTests
         using var model = ModelFixtures.RandomDiT();
         using var images = ModelFixtures.RandomImages(Batch, model.Config);
         using var labels = arange(Batch, dtype: int64) % 10;
-        using var allDropped = ShortcutTargets.Build(images, labels, model, new ShortcutOptions { LabelDropout = 1 }, new Generator(5));
+        using var allDropped = ShortcutTargets.Build(images, labels, model, new TrainingConfig { LabelDropout = 1 }, new Generator(5));
         Assert.True(allDropped.Labels.eq(model.Config.NullClass).all().item<bool>());
-        using var noneDropped = ShortcutTargets.Build(images, labels, model, new ShortcutOptions { LabelDropout = 0 }, new Generator(5));
+        using var noneDropped = ShortcutTargets.Build(images, labels, model, new TrainingConfig { LabelDropout = 0 }, new Generator(5));
         Assert.True(ModelFixtures.Same(noneDropped.Labels, labels));
-        using var someDropped = ShortcutTargets.Build(images, labels, model, new ShortcutOptions { LabelDropout = 0.5 }, new Generator(5));
+        using var someDropped = ShortcutTargets.Build(images, labels, model, new TrainingConfig { LabelDropout = 0.5 }, new Generator(5));
         long dropped = someDropped.Labels.eq(model.Config.NullClass).sum().item<long>();
         Assert.InRange(dropped, 4, 28);
     }
@@ -130,7 +131,7 @@ public sealed class ShortcutTargetsTests
         using var model = ModelFixtures.RandomDiT();
         using var images = ModelFixtures.RandomImages(Batch, model.Config);
         using var labels = arange(Batch, dtype: int64) % 10;
-        var plain = new ShortcutOptions { LabelDropout = 0 };
+        var plain = new TrainingConfig { LabelDropout = 0 };
         using var unguided = ShortcutTargets.Build(images, labels, model, plain, new Generator(6));
         using var guided = ShortcutTargets.Build(images, labels, model, plain with { BootstrapCfgScale = 3 }, new Generator(6));
         using var scaleOne = ShortcutTargets.Build(images, labels, model, plain with { BootstrapCfgScale = 1 }, new Generator(6));
@@ -163,8 +164,8 @@ public sealed class ShortcutTargetsTests
         using var model = ModelFixtures.RandomDiT();
         using var images = ModelFixtures.RandomImages(Batch, model.Config);
         using var labels = arange(Batch, dtype: int64) % 10;
-        using var a = ShortcutTargets.Build(images, labels, model, new ShortcutOptions(), new Generator(8));
-        using var b = ShortcutTargets.Build(images, labels, model, new ShortcutOptions(), new Generator(8));
+        using var a = ShortcutTargets.Build(images, labels, model, new TrainingConfig(), new Generator(8));
+        using var b = ShortcutTargets.Build(images, labels, model, new TrainingConfig(), new Generator(8));
         Assert.True(ModelFixtures.Same(a.Xt, b.Xt) && ModelFixtures.Same(a.Velocity, b.Velocity) && ModelFixtures.Same(a.T, b.T) && ModelFixtures.Same(a.Labels, b.Labels));
     }
 }

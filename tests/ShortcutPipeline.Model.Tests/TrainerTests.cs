@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using ShortcutPipeline.Model.Data;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -23,7 +24,7 @@ public sealed class TrainerTests
     {
         var config = ModelFixtures.TinyConfig();
         using var data = RandomDataset(config, count: 16);
-        using var trainer = new Trainer(config, new TrainingOptions { Objective = objective, BatchSize = 16, LearningRate = 3e-3, BFloat16 = bfloat16, Seed = 2 });
+        using var trainer = new Trainer(config, new TrainingConfig { Objective = objective, BatchSize = 16, LearningRate = 3e-3, BFloat16 = bfloat16, Seed = 2 });
         using var initial = trainer.Model.get_parameter("final_layer.linear.weight")!.clone();
         var losses = Enumerable.Range(0, 30).Select(_ => trainer.TrainStep(data)).ToList();
 
@@ -38,9 +39,9 @@ public sealed class TrainerTests
     [Fact]
     public void EmaWarmsUpUnlessItIsThePapersBootstrapTeacher()
     {
-        Assert.True(new TrainingOptions().UsesEmaWarmup);
-        Assert.False(new TrainingOptions { Shortcut = new ShortcutOptions { Source = BootstrapSource.Ema } }.UsesEmaWarmup);
-        Assert.True(new TrainingOptions { Shortcut = new ShortcutOptions { Source = BootstrapSource.EmaWithWarmup } }.UsesEmaWarmup);
+        Assert.True(new TrainingConfig().UsesEmaWarmup);
+        Assert.False(new TrainingConfig { BootstrapSource = BootstrapSource.Ema }.UsesEmaWarmup);
+        Assert.True(new TrainingConfig { BootstrapSource = BootstrapSource.EmaWithWarmup }.UsesEmaWarmup);
         using var model = new DiT(ModelFixtures.TinyConfig());
         using var ema = new Ema(model, 0.999, warmup: true);
         Assert.Equal(0.1, ema.DecayAt(0), 6);
@@ -51,7 +52,7 @@ public sealed class TrainerTests
     public void BatchesWalkAPermutationOfTheDataEachEpoch()
     {
         var config = ModelFixtures.TinyConfig();
-        using var trainer = new Trainer(config, new TrainingOptions { BatchSize = 4, Seed = 3 });
+        using var trainer = new Trainer(config, new TrainingConfig { BatchSize = 4, Seed = 3 });
         var firstEpoch = new List<long>();
         for (int step = 0; step < 5; step++)
         {
@@ -71,9 +72,9 @@ public sealed class TrainerTests
     public void InvalidOptionsAreRejected()
     {
         var config = ModelFixtures.TinyConfig();
-        Assert.Throws<ArgumentException>(() => new Trainer(config, new TrainingOptions { BatchSize = 0 }));
-        Assert.Throws<ArgumentException>(() => new Trainer(config, new TrainingOptions { LearningRate = -1 }));
-        Assert.Throws<ArgumentException>(() => new Trainer(config, new TrainingOptions { Shortcut = new ShortcutOptions { BootstrapFraction = 2 } }));
+        Assert.Throws<ArgumentException>(() => new Trainer(config, new TrainingConfig { BatchSize = 0 }));
+        Assert.Throws<ArgumentException>(() => new Trainer(config, new TrainingConfig { LearningRate = -1 }));
+        Assert.Throws<ArgumentException>(() => new Trainer(config, new TrainingConfig { BootstrapFraction = 2 }));
         Assert.Throws<ArgumentException>(() => new DiT(config with { HiddenSize = 30 }));
         Assert.Throws<ArgumentException>(() => DiT.Preset("DiT-Huge/1"));
     }

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using Azure.Storage.Blobs.Models;
 using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
@@ -62,6 +63,30 @@ public sealed class TrainingRunTests(AzuriteFixture azurite, ITestOutputHelper o
         Assert.Null(run.ResumedFromStep);
         Assert.Equal(0, await context.QueuedMessagesAsync());
         Assert.False(Directory.EnumerateFileSystemEntries(context.Options.WorkDirectory).Any(), "the work folder of the run is left behind");
+    }
+
+    [Fact]
+    public async Task EveryTrainingSettingOfARequestReachesTheRunAndItsCheckpoints()
+    {
+        // Found by the architecture read: a request could not set bfloat16, the bootstrap source, label dropout or the
+        // EMA decay, so a run the timer launched could never train in bfloat16.
+        using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
+        const string settings = """
+            , "objective": "shortcut", "bootstrapSource": "emaWithWarmup", "bootstrapFraction": 0.5, "bootstrapCfgScale": 1.5,
+              "labelDropout": 0.3, "targetClip": 3, "weightDecay": 0.05, "emaDecay": 0.9, "emaWarmup": false, "seed": 5, "bFloat16": true
+            """;
+        await context.Training.Launcher.LaunchAsync(TrainerTestContext.TinyRequest("knobs", steps: 2, checkpointEvery: 2, extra: settings), TrainingTrigger.Manual);
+
+        Assert.Equal(TrainingMessageOutcome.Succeeded, await context.Consumer.RunOnceAsync());
+
+        CheckpointInfo checkpoint = Checkpoint.ReadInfo(await context.DownloadAsync(TrainingBlobNames.Checkpoint("fashion", "knobs", 2)));
+        var expected = new TrainingConfig
+        {
+            Preset = "DiT-Tiny/2", InputSize = 8, HiddenSize = 32, Depth = 2, NumHeads = 2, BatchSize = 8, LearningRate = 1e-3,
+            BootstrapSource = BootstrapSource.EmaWithWarmup, BootstrapFraction = 0.5, BootstrapCfgScale = 1.5, LabelDropout = 0.3, TargetClip = 3,
+            WeightDecay = 0.05, EmaDecay = 0.9, EmaWarmup = false, Seed = 5, BFloat16 = true,
+        };
+        Assert.Equal(expected, checkpoint.Training);
     }
 
     [Fact]

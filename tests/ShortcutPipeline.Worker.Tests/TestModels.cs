@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Data;
@@ -51,7 +52,7 @@ internal static class TestModels
             randint(0, config.NumClasses, [32], generator: generator), classNames);
         // adaLN-Zero starts at a zero output: a few steps with a fast EMA make the model's output matter.
         using var trainer = new Model.Trainer(config with { ClassNames = classNames },
-            new TrainingOptions { BatchSize = 8, LearningRate = 3e-3, EmaDecay = 0.5, Seed = 3 });
+            new TrainingConfig { BatchSize = 8, LearningRate = 3e-3, EmaDecay = 0.5, Seed = 3 });
         for (int i = 0; i < 6; i++)
         {
             trainer.TrainStep(data);

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -134,7 +135,7 @@ public static class BenchCommand
             randint(0, 256, [batch * 4, config.InChannels, config.InputSize, config.InputSize], dtype: ScalarType.Byte, generator: generator),
             randint(0, config.NumClasses, [batch * 4], generator: generator),
             Enumerable.Range(0, config.NumClasses).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList());
-        using var trainer = new Model.Trainer(config, new TrainingOptions { BatchSize = batch, BFloat16 = bfloat16 }, device);
+        using var trainer = new Model.Trainer(config, new TrainingConfig { BatchSize = batch, BFloat16 = bfloat16 }, device);
         for (int i = 0; i < 3; i++) trainer.TrainStep(data);
         Synchronize(device);
         var clock = Stopwatch.StartNew();

@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -221,7 +222,7 @@ public static class BenchPipelineCommand
             ? DefaultModel.FallbackConfig
             : DiT.Preset(preset);
         log.WriteLine($"No --model and no embedded model: timing an untrained {config.Name} (the same work per image as a trained one).");
-        using var trainer = new Model.Trainer(config, new TrainingOptions());
+        using var trainer = new Model.Trainer(config, new TrainingConfig());
         using var export = new MemoryStream();
         Checkpoint.ExportForSampling(trainer, export);
         return export.ToArray();

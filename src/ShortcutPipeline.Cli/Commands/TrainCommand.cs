@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using System.CommandLine;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Data;
@@ -26,14 +27,21 @@ public static class TrainCommand
         var labelDropout = new Option<double>("--label-dropout") { DefaultValueFactory = _ => 0.1 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var device = CommonOptions.Device();
+        var patchSize = new Option<int?>("--patch-size") { Description = "Patch size (default: the preset's)." };
+        var hiddenSize = new Option<int?>("--hidden-size") { Description = "Hidden size (default: the preset's)." };
+        var depth = new Option<int?>("--depth") { Description = "Transformer blocks (default: the preset's)." };
+        var numHeads = new Option<int?>("--num-heads") { Description = "Attention heads (default: the preset's)." };
+        var targetClip = new Option<double>("--target-clip") { Description = "Clip of the self-consistency targets and their intermediate x.", DefaultValueFactory = _ => 4.0 };
+        var emaWarmup = new Option<bool?>("--ema-warmup") { Description = "Warm the EMA decay up (default: on, except with --bootstrap-source ema)." };
         var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 forward and backward over float32 master weights (CUDA)." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 1000 };
         var gridBudgets = new Option<string>("--grid-budgets") { Description = "Step budgets of the sample grid beside each checkpoint.", DefaultValueFactory = _ => "1,4,128" };
         var output = new Option<string>("--out") { Description = "Run folder: checkpoints, sampling exports, grids, loss.csv, loss.png. A folder with checkpoints is resumed.", Required = true };
         var command = new Command("train", "Train a shortcut model (one network, one phase, every step size).")
         {
-            dataset, preset, inputSize, channels, steps, batchSize, learningRate, weightDecay, emaDecay, objective, source, fraction,
-            bootstrapCfg, labelDropout, seed, device, bf16, checkpointEvery, gridBudgets, output,
+            dataset, preset, inputSize, channels, patchSize, hiddenSize, depth, numHeads, steps, batchSize, learningRate, weightDecay,
+            emaDecay, emaWarmup, objective, source, fraction, bootstrapCfg, labelDropout, targetClip, seed, device, bf16, checkpointEvery,
+            gridBudgets, output,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -48,32 +56,40 @@ public static class TrainCommand
                 ExportType = parse.GetValue(bf16) ? ScalarType.BFloat16 : ScalarType.Float32,
             };
 
+            // Every flag lands in the one TrainingConfig record (the same one a training request is, and checkpoints keep).
+            var training = new TrainingConfig
+            {
+                Preset = parse.GetValue(preset)!,
+                InputSize = parse.GetValue(inputSize),
+                Channels = parse.GetValue(channels),
+                PatchSize = parse.GetValue(patchSize),
+                HiddenSize = parse.GetValue(hiddenSize),
+                Depth = parse.GetValue(depth),
+                NumHeads = parse.GetValue(numHeads),
+                Objective = ParseObjective(parse.GetValue(objective)!),
+                BootstrapFraction = parse.GetValue(fraction),
+                BootstrapSource = ParseSource(parse.GetValue(source)!),
+                BootstrapCfgScale = parse.GetValue(bootstrapCfg),
+                LabelDropout = parse.GetValue(labelDropout),
+                TargetClip = parse.GetValue(targetClip),
+                BatchSize = parse.GetValue(batchSize),
+                LearningRate = parse.GetValue(learningRate),
+                WeightDecay = parse.GetValue(weightDecay),
+                EmaDecay = parse.GetValue(emaDecay),
+                EmaWarmup = parse.GetValue(emaWarmup),
+                Seed = parse.GetValue(seed),
+                BFloat16 = parse.GetValue(bf16),
+            };
+            training.Validate();
+
             // A folder with checkpoints is resumed with its own config; otherwise the dataset names the classes.
             string? latest = TrainingLoop.LatestCheckpoint(outDir);
-            var config = latest is not null
-                ? Checkpoint.ReadInfo(latest).Config
-                : Config(parse.GetValue(preset)!, parse.GetValue(inputSize), parse.GetValue(channels));
+            var config = latest is not null ? Checkpoint.ReadInfo(latest).Config : Config(training);
             using var data = await DatasetSource.OpenAsync(parse.GetValue(dataset)!, config.InputSize, config.InChannels,
                 cancellationToken: cancellationToken);
             using var trainer = latest is not null
                 ? Resume(latest, dev)
-                : new Model.Trainer(config with { NumClasses = data.NumClasses, ClassNames = data.ClassNames }, new TrainingOptions
-                {
-                    Objective = ParseObjective(parse.GetValue(objective)!),
-                    Shortcut = new ShortcutOptions
-                    {
-                        Source = ParseSource(parse.GetValue(source)!),
-                        BootstrapFraction = parse.GetValue(fraction),
-                        BootstrapCfgScale = parse.GetValue(bootstrapCfg),
-                        LabelDropout = parse.GetValue(labelDropout),
-                    },
-                    BatchSize = parse.GetValue(batchSize),
-                    LearningRate = parse.GetValue(learningRate),
-                    WeightDecay = parse.GetValue(weightDecay),
-                    EmaDecay = parse.GetValue(emaDecay),
-                    Seed = parse.GetValue(seed),
-                    BFloat16 = parse.GetValue(bf16),
-                }, dev);
+                : new Model.Trainer(config with { NumClasses = data.NumClasses, ClassNames = data.ClassNames }, training, dev);
             Console.Error.WriteLine($"training {trainer.Config.Name} ({trainer.Model.ParameterCount() / 1e6:F2}M parameters) on {data.Count} images, " +
                                     $"{trainer.Options.Objective}, batch {trainer.Options.BatchSize}, {dev.type}, from step {trainer.Step} to {loop.TotalSteps}");
 
@@ -96,29 +112,35 @@ public static class TrainCommand
         return Checkpoint.Resume(checkpoint, device);
     }
 
-    internal static DiTConfig Config(string preset, int? inputSize, int? channels)
+    // The preset with the config's overrides; 4 channels mean a latent-space model.
+    internal static DiTConfig Config(TrainingConfig training)
     {
-        var config = DiT.Preset(preset);
+        var config = DiT.Preset(training.Preset);
+        int channels = training.Channels ?? config.InChannels;
         return config with
         {
-            InputSize = inputSize ?? config.InputSize,
-            InChannels = channels ?? config.InChannels,
-            Space = (channels ?? config.InChannels) == 4 ? "latent" : "pixel",
+            InputSize = training.InputSize ?? config.InputSize,
+            InChannels = channels,
+            PatchSize = training.PatchSize ?? config.PatchSize,
+            HiddenSize = training.HiddenSize ?? config.HiddenSize,
+            Depth = training.Depth ?? config.Depth,
+            NumHeads = training.NumHeads ?? config.NumHeads,
+            Space = channels == 4 ? "latent" : "pixel",
         };
     }
 
     internal static TrainingObjective ParseObjective(string value) => value switch
     {
         "shortcut" => TrainingObjective.Shortcut,
-        "flow-matching" or "flow" => TrainingObjective.FlowMatching,
+        "flow-matching" or "flowMatching" or "flow" => TrainingObjective.FlowMatching,
         _ => throw new ArgumentException($"--objective {value}: expected shortcut or flow-matching."),
     };
 
     internal static BootstrapSource ParseSource(string value) => value switch
     {
-        "current" => BootstrapSource.CurrentWeights,
+        "current" or "currentWeights" => BootstrapSource.CurrentWeights,
         "ema" => BootstrapSource.Ema,
-        "ema-warmup" => BootstrapSource.EmaWithWarmup,
+        "ema-warmup" or "emaWithWarmup" => BootstrapSource.EmaWithWarmup,
         _ => throw new ArgumentException($"--bootstrap-source {value}: expected current, ema or ema-warmup."),
     };
 }

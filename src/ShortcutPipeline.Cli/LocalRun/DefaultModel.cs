@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using ShortcutPipeline.Cli.Pipeline;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Model;
@@ -65,7 +66,7 @@ public static class DefaultModel
         string? latest = TrainingLoop.LatestCheckpoint(runDirectory);
         using Model.Trainer trainer = latest is not null
             ? Checkpoint.Resume(latest, device)
-            : new Model.Trainer(FallbackConfig, new TrainingOptions { BatchSize = 64, LearningRate = 1e-3, Seed = 0 }, device);
+            : new Model.Trainer(FallbackConfig, new TrainingConfig { BatchSize = 64, LearningRate = 1e-3, Seed = 0 }, device);
         using var bar = new ConsoleProgress("train", steps, start: trainer.Step);
         IProgress<TrainingProgress> progress = bar.TrainingReporter();
         await TrainingLoop.RunAsync(trainer, data, new TrainingLoopOptions

@@ -2,19 +2,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using ShortcutPipeline.Contracts;
 using ShortcutPipeline.Core.Contracts;
 
 namespace ShortcutPipeline.Core.Training;
-
-/// <summary>What a training run optimises.</summary>
-public enum TrainingObjectiveKind
-{
-    /// <summary>The shortcut model: flow matching plus self-consistency targets, one network for every step budget.</summary>
-    Shortcut,
-
-    /// <summary>The flow-matching baseline (no self-consistency targets).</summary>
-    FlowMatching,
-}
 
 /// <summary>
 /// When a run's checkpoints are promoted to the model's latest version. Without a policy (<see cref="TrainingRequest.Promotion"/>
@@ -40,41 +31,39 @@ public sealed record PromotionPolicy
 
 /// <summary>
 /// A training request: the JSON of a message on the training queue (<see cref="StorageNames.TrainingQueue"/>) and the
-/// body of <c>POST /api/runs</c>. Read and check it with <see cref="TrainingRequestReader"/>; the contract is described
-/// in src/ShortcutPipeline.Core/Contracts/README.md. The trainer checks what Core cannot (a known preset, a dataset
-/// that exists) when the run starts.
+/// body of <c>POST /api/runs</c>. It is a <see cref="TrainingConfig"/> (every training knob, the same record the CLI
+/// builds and checkpoints keep, so a request can set each of them) plus what a run needs besides: its id, the model
+/// name its versions are registered under, the dataset, its length, its checkpoints and when they are promoted. The
+/// JSON is flat: <c>{ "model": ..., "preset": ..., "dataset": ..., "steps": ..., "bFloat16": true, ... }</c>. Read and
+/// check it with <see cref="TrainingRequestReader"/>; the contract is described in src/ShortcutPipeline.Core/Contracts/README.md.
+/// The trainer checks what Core cannot (a known preset, a dataset that exists) when the run starts.
 /// </summary>
-public sealed record TrainingRequest
+public sealed record TrainingRequest : TrainingConfig
 {
     /// <summary>Dataset spec prefix of a folder of blobs in the datasets container: <c>blob:PREFIX</c>.</summary>
     public const string BlobDatasetPrefix = "blob:";
+
+    /// <summary>A request with the default training settings.</summary>
+    public TrainingRequest()
+    {
+    }
+
+    /// <summary>A request that trains with <paramref name="training"/>'s settings.</summary>
+    [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
+    private TrainingRequest(TrainingConfig training, string runId, string model, string dataset, long steps)
+        : base(training)
+    {
+        RunId = runId;
+        Model = model;
+        Dataset = dataset;
+        Steps = steps;
+    }
 
     /// <summary>The run id (1 to 40 letters, digits, '_' or '-', starting and ending with a letter or digit; not "versions").</summary>
     public required string RunId { get; init; }
 
     /// <summary>The model name the run's versions are registered under.</summary>
     public required string Model { get; init; }
-
-    /// <summary>The model preset (DiT-XL/2, DiT-B/2, DiT-S/4, DiT-Small/4, DiT-Tiny/2; the trainer knows the list).</summary>
-    public required string Preset { get; init; }
-
-    /// <summary>Image size the model trains at (default: the preset's).</summary>
-    public int? InputSize { get; init; }
-
-    /// <summary>Image channels, 1 or 3 (default: the preset's).</summary>
-    public int? Channels { get; init; }
-
-    /// <summary>Patch size override (default: the preset's).</summary>
-    public int? PatchSize { get; init; }
-
-    /// <summary>Hidden size override (default: the preset's).</summary>
-    public int? HiddenSize { get; init; }
-
-    /// <summary>Depth override (default: the preset's).</summary>
-    public int? Depth { get; init; }
-
-    /// <summary>Attention heads override (default: the preset's).</summary>
-    public int? NumHeads { get; init; }
 
     /// <summary>"fashion-mnist", "fashion-mnist:DIR", a local folder, or <c>blob:PREFIX</c> (see <see cref="BlobDatasetPrefix"/>).</summary>
     public required string Dataset { get; init; }
@@ -85,23 +74,18 @@ public sealed record TrainingRequest
     /// <summary>Total training steps; a resumed run continues to this total.</summary>
     public required long Steps { get; init; }
 
-    /// <summary>Images per step (default 64).</summary>
-    public int BatchSize { get; init; } = 64;
-
-    /// <summary>The objective (default <see cref="TrainingObjectiveKind.Shortcut"/>).</summary>
-    public TrainingObjectiveKind Objective { get; init; } = TrainingObjectiveKind.Shortcut;
-
-    /// <summary>AdamW learning rate (default 1e-4).</summary>
-    public double LearningRate { get; init; } = 1e-4;
-
-    /// <summary>Seeds the weights, the data order and every random draw (default 0).</summary>
-    public long Seed { get; init; }
-
     /// <summary>Steps between checkpoints (default 1000); there is always one at the end.</summary>
     public int CheckpointEvery { get; init; } = 1000;
 
     /// <summary>When checkpoints are promoted; null: the final one, when the run finishes.</summary>
     public PromotionPolicy? Promotion { get; init; }
+
+    /// <summary>A request for run <paramref name="runId"/> that trains with <paramref name="training"/>'s settings.</summary>
+    public static TrainingRequest Create(TrainingConfig training, string runId, string model, string dataset, long steps)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        return new TrainingRequest(training.ToTrainingConfig(), runId, model, dataset, steps);
+    }
 
     /// <summary>For <c>blob:PREFIX</c> datasets the prefix (ending in '/'), else null.</summary>
     [JsonIgnore]

@@ -1,7 +1,10 @@
 using System.Globalization;
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using ShortcutPipeline.Contracts;
 using ShortcutPipeline.Core.Contracts;
 
 namespace ShortcutPipeline.Core.Training;
@@ -22,17 +25,22 @@ public sealed partial class TrainingRequestReader
     /// <summary>The most training steps a request may ask for.</summary>
     public const long MaxSteps = 100_000_000;
 
-    /// <summary>The largest batch size.</summary>
-    public const int MaxBatchSize = 4096;
-
     /// <summary>A run id that would collide with the registry's <c>{model}/versions/</c> folder.</summary>
     public const string ReservedRunId = "versions";
 
-    internal static readonly string[] RootProperties =
-    [
-        "runId", "model", "preset", "inputSize", "channels", "patchSize", "hiddenSize", "depth", "numHeads", "dataset",
-        "datasetLimit", "steps", "batchSize", "objective", "learningRate", "seed", "checkpointEvery", "promotion",
-    ];
+    /// <summary>
+    /// Every <see cref="TrainingConfig"/> property a request may set, by JSON name: all of them, read by
+    /// <see cref="ReadTrainingConfig"/> from the property's type and checked by <see cref="TrainingConfig.Problems"/>.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, PropertyInfo> TrainingConfigProperties = typeof(TrainingConfig)
+        .GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
+        .ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name));
+
+    /// <summary>The request's own properties, besides the training config's.</summary>
+    internal static readonly string[] RunProperties = ["runId", "model", "dataset", "datasetLimit", "steps", "checkpointEvery", "promotion"];
+
+    internal static readonly string[] RootProperties = [.. RunProperties, .. TrainingConfigProperties.Keys];
 
     internal static readonly string[] PromotionProperties = ["budget", "maxFrechetDistance", "samples", "classifierSteps"];
 
@@ -102,27 +110,13 @@ public sealed partial class TrainingRequestReader
 
         string runId = draft.RunId ?? defaultRunId
             ?? (reasons.Count == 0 ? NewRunId(draft.Model!, time.GetUtcNow()) : RejectedRunId(contentHash));
-        TrainingRequest? request = reasons.Count > 0 ? null : new TrainingRequest
-        {
-            RunId = runId,
-            Model = draft.Model!,
-            Preset = draft.Preset!,
-            InputSize = draft.InputSize,
-            Channels = draft.Channels,
-            PatchSize = draft.PatchSize,
-            HiddenSize = draft.HiddenSize,
-            Depth = draft.Depth,
-            NumHeads = draft.NumHeads,
-            Dataset = draft.Dataset!,
-            DatasetLimit = draft.DatasetLimit,
-            Steps = draft.Steps,
-            BatchSize = draft.BatchSize ?? 64,
-            Objective = draft.Objective,
-            LearningRate = draft.LearningRate ?? 1e-4,
-            Seed = draft.Seed ?? 0,
-            CheckpointEvery = draft.CheckpointEvery ?? 1000,
-            Promotion = draft.Promotion,
-        };
+        TrainingRequest? request = reasons.Count > 0 ? null
+            : TrainingRequest.Create(draft.Training, runId, draft.Model!, draft.Dataset!, draft.Steps) with
+            {
+                DatasetLimit = draft.DatasetLimit,
+                CheckpointEvery = draft.CheckpointEvery ?? 1000,
+                Promotion = draft.Promotion,
+            };
         return new TrainingRequestReadResult(runId, request, reasons.ToList(), contentHash, draft.Model) { HasOwnRunId = draft.RunId is not null };
     }
 
@@ -137,54 +131,93 @@ public sealed partial class TrainingRequestReader
         JsonMessage.CheckKnownProperties(root, "$", RootProperties, reasons);
         draft.RunId = JsonMessage.ReadString(root, "$.runId", "runId", required: false, IsValidRunId, RunIdRule, reasons);
         draft.Model = JsonMessage.ReadString(root, "$.model", "model", required: true, GenerationJobReader.IsValidModelName, GenerationJobReader.ModelNameRule, reasons);
-        draft.Preset = JsonMessage.ReadString(root, "$.preset", "preset", required: true, p => p.Length is >= 1 and <= 64 && p.Trim() == p,
-            "a preset name such as \"DiT-Small/4\" (at most 64 characters)", reasons);
-        draft.InputSize = ReadInt(root, "$.inputSize", "inputSize", 4, 1024, reasons);
-        if (JsonMessage.TryGetPresent(root, "channels", out JsonElement channels))
+        if (!JsonMessage.TryGetPresent(root, "preset", out _))
         {
-            if (channels.ValueKind == JsonValueKind.Number && channels.TryGetInt32(out int count) && count is 1 or 3)
-            {
-                draft.Channels = count;
-            }
-            else
-            {
-                reasons.Add($"$.channels must be 1 (grayscale) or 3 (RGB); got {JobText.Describe(channels)}.");
-            }
+            reasons.Add($"$.preset is required: {TrainingConfig.Rules["preset"]}.");
         }
 
-        draft.PatchSize = ReadInt(root, "$.patchSize", "patchSize", 1, 32, reasons);
-        draft.HiddenSize = ReadInt(root, "$.hiddenSize", "hiddenSize", 4, 8192, reasons);
-        draft.Depth = ReadInt(root, "$.depth", "depth", 1, 128, reasons);
-        draft.NumHeads = ReadInt(root, "$.numHeads", "numHeads", 1, 128, reasons);
+        draft.Training = ReadTrainingConfig(root, reasons);
         draft.Dataset = JsonMessage.ReadString(root, "$.dataset", "dataset", required: true, IsValidDatasetSpec,
             "\"fashion-mnist\", \"fashion-mnist:DIR\", a folder path, or \"blob:PREFIX\" (a relative prefix in the datasets container, without \"..\"), at most 1024 characters",
             reasons);
         draft.DatasetLimit = ReadInt(root, "$.datasetLimit", "datasetLimit", 1, int.MaxValue, reasons);
         draft.Steps = ReadLong(root, "$.steps", "steps", 1, MaxSteps, reasons, required: true) ?? 0;
-        draft.BatchSize = ReadInt(root, "$.batchSize", "batchSize", 1, MaxBatchSize, reasons);
-        ReadObjective(root, draft, reasons);
-        draft.LearningRate = JsonMessage.ReadNumber(root, "$.learningRate", "learningRate", "a number above 0 and at most 1", v => v > 0 && v <= 1, reasons);
-        draft.Seed = ReadLong(root, "$.seed", "seed", 0, long.MaxValue, reasons);
         draft.CheckpointEvery = ReadInt(root, "$.checkpointEvery", "checkpointEvery", 1, (int)Math.Min(MaxSteps, int.MaxValue), reasons);
         ReadPromotion(root, draft, reasons);
     }
 
-    private static void ReadObjective(JsonElement root, Draft draft, ReasonList reasons)
+    /// <summary>
+    /// The training config of a request: each <see cref="TrainingConfig"/> property present in <paramref name="root"/>,
+    /// read by its type (whole numbers, numbers, true/false, strings, enum names in camelCase; '-' and '_' and case
+    /// are ignored in enum names, so "flow-matching" is "flowMatching"), then checked against its rule.
+    /// </summary>
+    internal static TrainingConfig ReadTrainingConfig(JsonElement root, ReasonList reasons)
     {
-        if (!JsonMessage.TryGetPresent(root, "objective", out JsonElement objective))
+        var config = new TrainingConfig();
+        var present = new Dictionary<string, JsonElement>();
+        foreach (var (name, property) in TrainingConfigProperties)
         {
-            return;
+            if (!JsonMessage.TryGetPresent(root, name, out JsonElement value))
+            {
+                continue;
+            }
+
+            present[name] = value;
+            Type type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (TryConvert(value, type, out object? converted))
+            {
+                property.SetValue(config, converted);
+            }
+            else
+            {
+                reasons.Add($"$.{name} must be {TrainingConfig.Rules.GetValueOrDefault(name, "a " + type.Name)}; got {JobText.Describe(value)}.");
+                present.Remove(name);
+            }
         }
 
-        switch (objective.ValueKind == JsonValueKind.String ? objective.GetString() : null)
+        foreach (TrainingConfigProblem problem in config.Problems())
         {
-            case "shortcut": draft.Objective = TrainingObjectiveKind.Shortcut; break;
-            case "flowMatching" or "flow-matching": draft.Objective = TrainingObjectiveKind.FlowMatching; break;
-            default:
-                reasons.Add($"$.objective must be \"shortcut\" or \"flowMatching\"; got {JobText.Describe(objective)}.");
-                break;
+            reasons.Add(present.TryGetValue(problem.Property, out JsonElement value)
+                ? $"$.{problem.Property} must be {problem.Rule}; got {JobText.Describe(value)}."
+                : problem.ToString());
         }
+
+        return config;
     }
+
+    private static bool TryConvert(JsonElement value, Type type, out object? converted)
+    {
+        converted = null;
+        if (type == typeof(int) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int whole))
+        {
+            converted = whole;
+        }
+        else if (type == typeof(long) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long longWhole))
+        {
+            converted = longWhole;
+        }
+        else if (type == typeof(double) && value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double number) && double.IsFinite(number))
+        {
+            converted = number;
+        }
+        else if (type == typeof(bool) && value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            converted = value.GetBoolean();
+        }
+        else if (type == typeof(string) && value.ValueKind == JsonValueKind.String)
+        {
+            converted = value.GetString();
+        }
+        else if (type.IsEnum && value.ValueKind == JsonValueKind.String)
+        {
+            string wanted = EnumKey(value.GetString()!);
+            converted = Enum.GetNames(type).Where(n => EnumKey(n) == wanted).Select(n => Enum.Parse(type, n)).FirstOrDefault();
+        }
+
+        return converted is not null;
+    }
+
+    private static string EnumKey(string name) => name.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).ToUpperInvariant();
 
     private static void ReadPromotion(JsonElement root, Draft draft, ReasonList reasons)
     {
@@ -271,20 +304,10 @@ public sealed partial class TrainingRequestReader
     {
         public string? RunId { get; set; }
         public string? Model { get; set; }
-        public string? Preset { get; set; }
-        public int? InputSize { get; set; }
-        public int? Channels { get; set; }
-        public int? PatchSize { get; set; }
-        public int? HiddenSize { get; set; }
-        public int? Depth { get; set; }
-        public int? NumHeads { get; set; }
+        public TrainingConfig Training { get; set; } = new();
         public string? Dataset { get; set; }
         public int? DatasetLimit { get; set; }
         public long Steps { get; set; }
-        public int? BatchSize { get; set; }
-        public TrainingObjectiveKind Objective { get; set; } = TrainingObjectiveKind.Shortcut;
-        public double? LearningRate { get; set; }
-        public long? Seed { get; set; }
         public int? CheckpointEvery { get; set; }
         public PromotionPolicy? Promotion { get; set; }
     }

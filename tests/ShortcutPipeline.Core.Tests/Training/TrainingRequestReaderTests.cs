@@ -1,3 +1,4 @@
+using ShortcutPipeline.Contracts;
 using System.Text;
 using System.Text.Json;
 using ShortcutPipeline.Core.Training;
@@ -20,7 +21,7 @@ public sealed class TrainingRequestReaderTests
         Assert.Empty(read.Reasons);
         Assert.False(read.HasOwnRunId);
         Assert.Matches("^fashion-20300102030405-[0-9a-f]{4}$", request.RunId);
-        Assert.Equal((64, TrainingObjectiveKind.Shortcut, 1e-4, 0L, 1000), (request.BatchSize, request.Objective, request.LearningRate, request.Seed, request.CheckpointEvery));
+        Assert.Equal((64, TrainingObjective.Shortcut, 1e-4, 0L, 1000), (request.BatchSize, request.Objective, request.LearningRate, request.Seed, request.CheckpointEvery));
         Assert.Null(request.Promotion);
         Assert.Null(request.DatasetBlobPrefix);
     }
@@ -40,11 +41,61 @@ public sealed class TrainingRequestReaderTests
         Assert.Equal("run_1", request.RunId);
         Assert.Equal((8, 1, 2, 32, 2, 2), (request.InputSize, request.Channels, request.PatchSize, request.HiddenSize, request.Depth, request.NumHeads));
         Assert.Equal("shoes/", request.DatasetBlobPrefix);
-        Assert.Equal(TrainingObjectiveKind.FlowMatching, request.Objective);
+        Assert.Equal(TrainingObjective.FlowMatching, request.Objective);
         Assert.Equal(new PromotionPolicy { Budget = 4, MaxFrechetDistance = 50, Samples = 64, ClassifierSteps = 30 }, request.Promotion);
         // The queue message round-trips through the reader unchanged.
         Assert.Equal(request, Reader.Read(request.ToJson()).Request);
         Assert.Equal(request, Reader.Read(Convert.ToBase64String(Encoding.UTF8.GetBytes(request.ToJson()))).Request);
+    }
+
+    [Fact]
+    public void ARequestCanSetEveryFieldOfTheTrainingConfig()
+    {
+        // A value unlike the default for every TrainingConfig property; a property added to the record without a line
+        // here fails the first assertion.
+        const string json = """
+            { "model": "fashion", "dataset": "fashion-mnist", "steps": 10,
+              "preset": "DiT-Tiny/2", "inputSize": 16, "channels": 3, "patchSize": 4, "hiddenSize": 48, "depth": 3, "numHeads": 3,
+              "objective": "flowMatching", "bootstrapFraction": 0.125, "bootstrapSource": "ema", "bootstrapCfgScale": 1.5,
+              "labelDropout": 0.2, "targetClip": 2.5, "batchSize": 32, "learningRate": 0.0003, "weightDecay": 0.01, "emaDecay": 0.9999,
+              "emaWarmup": false, "seed": 11, "bFloat16": true }
+            """;
+        using JsonDocument document = JsonDocument.Parse(json);
+        string[] runFields = ["model", "dataset", "steps"];
+        string[] configFields = typeof(TrainingConfig).GetProperties()
+            .Where(p => p.CanWrite && p.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonIgnoreAttribute), true).Length == 0)
+            .Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(configFields, document.RootElement.EnumerateObject().Select(p => p.Name).Except(runFields).Order(StringComparer.Ordinal));
+
+        TrainingRequestReadResult read = Reader.Read(json);
+
+        Assert.Empty(read.Reasons);
+        TrainingConfig expected = new()
+        {
+            Preset = "DiT-Tiny/2", InputSize = 16, Channels = 3, PatchSize = 4, HiddenSize = 48, Depth = 3, NumHeads = 3,
+            Objective = TrainingObjective.FlowMatching, BootstrapFraction = 0.125, BootstrapSource = BootstrapSource.Ema, BootstrapCfgScale = 1.5,
+            LabelDropout = 0.2, TargetClip = 2.5, BatchSize = 32, LearningRate = 3e-4, WeightDecay = 0.01, EmaDecay = 0.9999,
+            EmaWarmup = false, Seed = 11, BFloat16 = true,
+        };
+        Assert.Equal(expected, read.Request!.ToTrainingConfig());
+        var defaults = new TrainingConfig();
+        Assert.All(typeof(TrainingConfig).GetProperties().Where(p => p.CanWrite),
+            p => Assert.NotEqual(p.GetValue(defaults), p.GetValue(expected)));
+        // What the launcher sends reads back the same.
+        Assert.Equal(read.Request, Reader.Read(read.Request.ToJson()).Request);
+    }
+
+    [Theory]
+    [InlineData("\"bFloat16\": \"yes\"", "$.bFloat16 must be true or false; got a string (\"yes\").")]
+    [InlineData("\"bootstrapSource\": \"teacher\"", "$.bootstrapSource must be \"currentWeights\", \"ema\" or \"emaWithWarmup\"; got a string (\"teacher\").")]
+    [InlineData("\"emaDecay\": 1", "$.emaDecay must be a number from 0 up to (not including) 1; got the number 1.")]
+    [InlineData("\"labelDropout\": -0.1", "$.labelDropout must be a number from 0 to 1; got the number -0.1.")]
+    [InlineData("\"bootstrapFraction\": \"all\"", "$.bootstrapFraction must be a number from 0 to 1; got a string (\"all\").")]
+    public void EachTrainingSettingIsCheckedWithItsRule(string setting, string reason)
+    {
+        TrainingRequestReadResult read = Reader.Read(Minimal.Replace("}", ", " + setting + " }", StringComparison.Ordinal));
+
+        Assert.Equal([reason], read.Reasons);
     }
 
     [Fact]
