@@ -1,12 +1,14 @@
 using System.Net;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Http;
+using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
 
 namespace ShortcutPipeline.Functions;
 
 /// <summary>
-/// The HTTP face of the pipeline: submit a job (the same intake as the queue), read its status, cancel it.
+/// The HTTP face of the pipeline: submit a job (the same intake as the queue), read its status, cancel it, and the
+/// job contract's JSON Schema.
 /// </summary>
 public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
 {
@@ -82,6 +84,22 @@ public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
             CancelOutcome.AlreadyFinished => await HttpJson.RespondAsync(request, HttpStatusCode.Conflict, result.Status!, cancellationToken),
             _ => await NotFoundAsync(request, id, cancellationToken),
         };
+    }
+
+    /// <summary>
+    /// GET /api/schema: the JSON Schema of a generation job (the contract the intake checks), for clients to validate
+    /// against before they send; no key needed.
+    /// </summary>
+    [Function("GetJobSchema")]
+    public static async Task<HttpResponseData> GetSchemaAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "schema")] HttpRequestData request,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        HttpResponseData response = request.CreateResponse(HttpStatusCode.OK);
+        response.Headers.Add("Content-Type", "application/schema+json; charset=utf-8");
+        await response.WriteStringAsync(GenerationJobSchema.Text, cancellationToken, System.Text.Encoding.UTF8);
+        return response;
     }
 
     private static Task<HttpResponseData> NotFoundAsync(HttpRequestData request, string id, CancellationToken cancellationToken) =>

@@ -131,6 +131,26 @@ public sealed class JobHttpFunctionsTests(AzuriteFixture azurite) : IClassFixtur
     }
 
     [Fact]
+    public async Task TheJobSchemaIsPublishedAndTheExamplesInTheContractFolderPassIt()
+    {
+        var response = (TestHttpResponseData)await JobHttpFunctions.GetSchemaAsync(new TestHttpRequestData("GET", new Uri("http://localhost:7071/api/schema")), CancellationToken.None);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/schema+json; charset=utf-8", response.Headers.GetValues("Content-Type").Single());
+        var schema = Json.Schema.JsonSchema.FromText(response.ReadBody());
+        string examples = Path.Combine(RepositoryPaths.Root, "src", "ShortcutPipeline.Core", "Contracts", "examples");
+        Assert.NotEmpty(Directory.GetFiles(examples, "*.json"));
+        foreach (string example in Directory.GetFiles(examples, "*.json"))
+        {
+            using JsonDocument job = JsonDocument.Parse(File.ReadAllText(example));
+            Assert.True(schema.Evaluate(job.RootElement).IsValid, example);
+        }
+
+        using JsonDocument bad = JsonDocument.Parse("""{ "model": { "name": "fashion" }, "steps": 3 }""");
+        Assert.False(schema.Evaluate(bad.RootElement).IsValid);
+    }
+
+    [Fact]
     public async Task CancelByPostOrDelete()
     {
         (TestPipeline pipeline, JobHttpFunctions functions) = await CreateAsync();
