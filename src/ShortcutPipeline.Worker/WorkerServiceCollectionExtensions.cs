@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ShortcutPipeline.Core.Health;
+using ShortcutPipeline.Core.Queues;
 using ShortcutPipeline.Core.Telemetry;
 
 namespace ShortcutPipeline.Worker;
@@ -58,5 +59,178 @@ public static class WorkerHostServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ModelPreloader>());
         services.AddSingleton<IReadinessCheck>(sp => sp.GetRequiredService<ModelPreloader>());
         return services;
+    }
+}
+
+/// <summary>
+/// The worker's tuning (configuration section <see cref="SectionName"/>, e.g. the environment variable
+/// <c>ShortcutPipeline__Worker__MaxRowsPerPass=64</c>; durations as <c>hh:mm:ss</c>). Every setting has a
+/// default that works; a deployment only has to set the storage settings of <c>SettingNames</c>.
+/// </summary>
+public sealed class WorkerOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "ShortcutPipeline:Worker";
+
+    /// <summary>
+    /// The row limit: the most images in one forward pass (default 64). Rows of any step budget share a pass; a row
+    /// with guidance (cfgScale other than 1) costs the network a second, unconditional row.
+    /// </summary>
+    public int MaxRowsPerPass { get; set; } = 64;
+
+    /// <summary>
+    /// How the passes are filled (default <see cref="SchedulingPolicy.Continuous"/>: per forward pass, across step
+    /// budgets). <see cref="SchedulingPolicy.BudgetBatches"/> is the earlier budget-keyed batching, for comparisons.
+    /// </summary>
+    public SchedulingPolicy Scheduling { get; set; } = SchedulingPolicy.Continuous;
+
+    /// <summary>
+    /// The most rows started and not finished (default 0: twice <see cref="MaxRowsPerPass"/>). Above the row limit
+    /// there is room for rows of higher priority or earlier deadline to start at once while started rows of lower
+    /// priority sit a pass out.
+    /// </summary>
+    public int MaxResidentRows { get; set; }
+
+    /// <summary>
+    /// How many images of received work items may wait to start (default 0: <see cref="MaxRowsPerPass"/>). The worker
+    /// receives while fewer wait; the messages it holds are invisible to other workers.
+    /// </summary>
+    public int MaxPendingImages { get; set; }
+
+    /// <summary>
+    /// How many finished rows may wait for the storing stage (default 0: twice <see cref="MaxRowsPerPass"/>); the
+    /// sampler waits while the queue is full, so memory stays flat when storage is slow.
+    /// </summary>
+    public int StoringQueueImages { get; set; }
+
+    /// <summary>
+    /// <see cref="SchedulingPolicy.BudgetBatches"/> only: how long a received work item may wait for its budget's batch
+    /// to fill before the batch runs anyway (default 2 s).
+    /// </summary>
+    public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How many receive calls the worker makes at once when it has room for more work items than one call returns (32;
+    /// default 4).
+    /// </summary>
+    public int ReceiveConcurrency { get; set; } = 4;
+
+    /// <summary>How long a received message stays invisible; renewed every half of it while the worker holds it (default 60 s).</summary>
+    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Deliveries after which a failing message goes to the poison queue and its job fails (default 5).</summary>
+    public int MaxDequeueCount { get; set; } = 5;
+
+    /// <summary>How long a failed message waits before it is retried, times its dequeue count (default 2 s).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long to wait before asking an empty queue again (default 1 s).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the worker re-reads the jobs it holds work of, to notice cancellations (default 1 s).</summary>
+    public TimeSpan CancellationPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the work queue's length is read for the queue-depth metric (default 10 s).</summary>
+    public TimeSpan QueueDepthPollInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>cpu, cuda, cuda:N, or auto (default: CUDA when available).</summary>
+    public string Device { get; set; } = "auto";
+
+    /// <summary>
+    /// Sample with bfloat16 weights (true) or float32 ones (false); default (null): the device decides, see
+    /// <c>SamplingPrecision.Choose</c> (bfloat16 on compute capability 8.0 and above, float16 on 7.x, else float32).
+    /// </summary>
+    public bool? BFloat16 { get; set; }
+
+    /// <summary>Where downloaded checkpoints are kept (default: shortcut-models under the temp folder).</summary>
+    public string ModelCacheDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "shortcut-models");
+
+    /// <summary>How many model versions stay loaded at once (default 2); the least recently used one is unloaded.</summary>
+    public int LoadedModels { get; set; } = 2;
+
+    /// <summary>The VAE decoder weights (diffusers safetensors) for latent-space models; not needed for pixel models.</summary>
+    public string? VaePath { get; set; }
+
+    /// <summary>How many images the storing stage encodes, writes and records at once (default 16).</summary>
+    public int UploadConcurrency { get; set; } = 16;
+
+    /// <summary>
+    /// How long the host waits on SIGTERM for the rows in flight to finish and be stored (default 120 s). Give the
+    /// container at least this much grace period (Container Apps: terminationGracePeriodSeconds).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary><see cref="MaxResidentRows"/>, or its default.</summary>
+    public int EffectiveMaxResidentRows => MaxResidentRows > 0 ? MaxResidentRows : 2 * MaxRowsPerPass;
+
+    /// <summary><see cref="MaxPendingImages"/>, or its default.</summary>
+    public int EffectiveMaxPendingImages => MaxPendingImages > 0 ? MaxPendingImages : MaxRowsPerPass;
+
+    /// <summary><see cref="StoringQueueImages"/>, or its default.</summary>
+    public int EffectiveStoringQueueImages => StoringQueueImages > 0 ? StoringQueueImages : 2 * MaxRowsPerPass;
+
+    /// <summary>The receive, retry and poison settings of the work queue.</summary>
+    public QueueReceiverOptions ReceiverOptions => new()
+    {
+        VisibilityTimeout = VisibilityTimeout,
+        MaxDequeueCount = MaxDequeueCount,
+        RetryDelay = RetryDelay,
+    };
+
+    /// <summary>Throws when a setting is out of range, naming it.</summary>
+    public void Validate()
+    {
+        static void Positive(TimeSpan value, string name)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                throw new InvalidOperationException($"{SectionName}:{name} must be a positive duration, not {value}.");
+            }
+        }
+
+        if (MaxRowsPerPass < 1 || LoadedModels < 1 || UploadConcurrency < 1 || ReceiveConcurrency < 1)
+        {
+            throw new InvalidOperationException(
+                $"{SectionName}: {nameof(MaxRowsPerPass)}, {nameof(LoadedModels)}, {nameof(UploadConcurrency)} and {nameof(ReceiveConcurrency)} must be at least 1.");
+        }
+
+        if (MaxResidentRows < 0 || MaxPendingImages < 0 || StoringQueueImages < 0)
+        {
+            throw new InvalidOperationException(
+                $"{SectionName}: {nameof(MaxResidentRows)}, {nameof(MaxPendingImages)} and {nameof(StoringQueueImages)} cannot be negative (0: the default).");
+        }
+
+        if (MaxResidentRows > 0 && MaxResidentRows < MaxRowsPerPass)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(MaxResidentRows)} must be at least {nameof(MaxRowsPerPass)} ({MaxRowsPerPass}).");
+        }
+
+        if (!Enum.IsDefined(Scheduling))
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(Scheduling)} must be {string.Join(" or ", Enum.GetNames<SchedulingPolicy>())}.");
+        }
+
+        if (MaxBatchWait < TimeSpan.Zero)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(MaxBatchWait)} cannot be negative.");
+        }
+
+        Positive(PollInterval, nameof(PollInterval));
+        Positive(CancellationPollInterval, nameof(CancellationPollInterval));
+        Positive(QueueDepthPollInterval, nameof(QueueDepthPollInterval));
+        Positive(ShutdownTimeout, nameof(ShutdownTimeout));
+        if (string.IsNullOrWhiteSpace(ModelCacheDirectory))
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(ModelCacheDirectory)} must name a folder.");
+        }
+
+        try
+        {
+            ReceiverOptions.Validate();
+        }
+        catch (ArgumentOutOfRangeException exception)
+        {
+            throw new InvalidOperationException($"{SectionName}: {exception.Message}", exception);
+        }
     }
 }

@@ -1,4 +1,3 @@
-using ShortcutPipeline.Model.Precision;
 using TorchSharp;
 using static TorchSharp.torch;
 
