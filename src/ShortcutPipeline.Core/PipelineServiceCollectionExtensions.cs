@@ -3,10 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ShortcutPipeline.Core.Callbacks;
-using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Models;
-using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Core.Training;
 
 namespace ShortcutPipeline.Core;

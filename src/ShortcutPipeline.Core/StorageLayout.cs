@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
-using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Training;
 
 // The storage layout of the pipeline, in one place: every queue (and its poison queue), blob container and table name

@@ -1,11 +1,6 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
-using System.Text.Json;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using ShortcutPipeline.Core.Jobs;
-using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Core.Callbacks;
 

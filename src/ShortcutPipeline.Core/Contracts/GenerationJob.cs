@@ -1,4 +1,3 @@
-
 namespace ShortcutPipeline.Core.Contracts;
 
 /// <summary>

@@ -1,9 +1,6 @@
 using System.Buffers;
-using System.Globalization;
 using System.Numerics;
-using System.Text.Json;
 using System.Text.Unicode;
-using System.Text;
 
 namespace ShortcutPipeline.Core.Contracts;
 

@@ -1,16 +1,9 @@
-using System.Globalization;
-using System.Net;
-using System.Text.Json;
-using Azure.Data.Tables;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using ShortcutPipeline.Core.Storage;
 
 // The health endpoints of the worker and the trainer: their options (HealthOptions), the readiness checks they run
 // (IReadinessCheck; the storage check is StorageReadinessCheck.cs, the worker adds its models check), the report, the

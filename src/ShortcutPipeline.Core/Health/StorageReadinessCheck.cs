@@ -1,6 +1,4 @@
-using Azure.Data.Tables;
 using Azure.Storage.Queues;
-using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Core.Health;
 

@@ -1,12 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using ShortcutPipeline.Core.Callbacks;
-using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Models;
-using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Core.Telemetry;
 
 namespace ShortcutPipeline.Core.Jobs;

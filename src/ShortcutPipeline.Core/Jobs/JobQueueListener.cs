@@ -1,7 +1,4 @@
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using ShortcutPipeline.Core.Queues;
-using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Core.Jobs;
 

@@ -1,18 +1,10 @@
 using System.Diagnostics;
-using System.Net;
 using System.Numerics;
 using System.Runtime.Serialization;
-using System.Text;
-using Azure;
-using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Sas;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using ShortcutPipeline.Core.Callbacks;
-using ShortcutPipeline.Core.Contracts;
-using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Core.Telemetry;
 
 // The job status, in one place: what a client sees of a job (JobState, JobStatus), its options, the client's view and

@@ -1,11 +1,6 @@
-using System.Net;
 using System.Text.Json.Serialization;
-using System.Text.Json;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs;
-using Azure;
-using ShortcutPipeline.Core.Contracts;
-using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Core.Models;
 

@@ -1,9 +1,5 @@
-using System.Net;
-using Azure;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ShortcutPipeline.Core.Queues;
 

@@ -1,11 +1,5 @@
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using ShortcutPipeline.Core.Storage;
 
 // Receiving from a queue with retries and a poison queue: the receiver, its options and the poison envelope. The lease of
 // one received message is QueueMessageLease.cs.

@@ -1,14 +1,9 @@
 using System.Net.Sockets;
-using System.Net;
-using System.Text.Json;
 using Azure.Core;
-using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
-using Azure;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 
 // The pipeline's storage: the service clients (from a connection string or the identity-based settings) and the queues,
 // containers and tables they reach under the names of StorageLayout.cs.

@@ -1,9 +1,5 @@
-using System.Globalization;
-using System.Text;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
-using ShortcutPipeline.Core.Contracts;
-using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Core.Training;
 

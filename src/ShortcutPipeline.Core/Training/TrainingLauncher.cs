@@ -1,8 +1,3 @@
-using System.Globalization;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using ShortcutPipeline.Core.Storage;
-
 namespace ShortcutPipeline.Core.Training;
 
 /// <summary>What <see cref="TrainingLauncher.LaunchAsync(string?, TrainingTrigger, CancellationToken)"/> did.</summary>

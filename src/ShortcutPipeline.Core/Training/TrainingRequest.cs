@@ -1,9 +1,6 @@
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using ShortcutPipeline.Contracts;
-using ShortcutPipeline.Core.Contracts;
 
 namespace ShortcutPipeline.Core.Training;
 

@@ -1,11 +1,7 @@
-using System.Globalization;
 using System.Reflection;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using ShortcutPipeline.Contracts;
-using ShortcutPipeline.Core.Contracts;
 
 namespace ShortcutPipeline.Core.Training;
 

@@ -1,8 +1,4 @@
 using System.Runtime.Serialization;
-using System.Text.Json;
-using Azure;
-using Azure.Data.Tables;
-using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Core.Training;
 

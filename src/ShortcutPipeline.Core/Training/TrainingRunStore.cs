@@ -1,7 +1,3 @@
-using Azure;
-using Azure.Data.Tables;
-using ShortcutPipeline.Core.Storage;
-
 namespace ShortcutPipeline.Core.Training;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Globalization;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-
 namespace ShortcutPipeline.Core.Training;
 
 /// <summary>What <see cref="TrainingScheduler"/> decided, and why.</summary>
