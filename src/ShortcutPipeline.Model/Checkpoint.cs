@@ -1,12 +1,12 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using System.Text.Json;
-using System.Text;
 using ShortcutPipeline.Contracts;
-using TorchSharp.Modules;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ShortcutPipeline.Model;

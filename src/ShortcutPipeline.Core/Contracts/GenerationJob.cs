@@ -1,3 +1,6 @@
+// The generation job contract: the validated job and its parts (GenerationJob, ...), its limits (GenerationJobLimits) and
+// its JSON Schema as published (GenerationJobSchema, generation-job.schema.json).
+
 namespace ShortcutPipeline.Core.Contracts;
 
 /// <summary>

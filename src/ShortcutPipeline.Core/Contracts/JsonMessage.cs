@@ -2,6 +2,9 @@ using System.Buffers;
 using System.Numerics;
 using System.Text.Unicode;
 
+// Reading a queue message: parsing and the property reads with their reasons (JsonMessage), the text rules for what
+// may stand in a job and how values are quoted in reasons and logs (JobText), and the list of reasons (ReasonList).
+
 namespace ShortcutPipeline.Core.Contracts;
 
 /// <summary>

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
-using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 
 namespace ShortcutPipeline.Core.Models;
 

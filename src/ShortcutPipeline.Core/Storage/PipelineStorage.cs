@@ -6,7 +6,9 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.Configuration;
 
 // The pipeline's storage: the service clients (from a connection string or the identity-based settings) and the queues,
-// containers and tables they reach under the names of StorageLayout.cs.
+// containers and tables they reach under the names of StorageLayout.cs (PipelineStorage, PipelineStorageClients); how the
+// stores keep their table entities (OptimisticTableUpdate, TableJson); how the loops ride out storage outages
+// (StorageFailures, OutageBackoff).
 
 namespace ShortcutPipeline.Core.Storage;
 
