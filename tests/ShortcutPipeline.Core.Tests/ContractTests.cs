@@ -32,17 +32,53 @@ public sealed class ContractTests
     }
 
     [Fact]
-    public void SchemaNamesTheSamePropertiesAsTheReader()
+    public void EveryValueOfTheSchemaHasTheWordsOfItsRule()
     {
         JsonNode schema = JsonNode.Parse(GenerationJobSchema.Text)!;
-        JsonNode properties = schema["properties"]!;
+        Assert.Equal([1, 2, 4, 8, 16, 32, 64, 128], schema["properties"]!["steps"]!["enum"]!.AsArray().Select(n => n!.GetValue<int>()));
+        Assert.Equal(new GenerationJobLimits().MaxImagesPerJob, schema["properties"]!["items"]!["maxItems"]!.GetValue<int>());
+        AssertEveryValueHasARule(schema, "$");
+    }
 
-        AssertSameNames(GenerationJobReader.RootProperties, schema);
-        AssertSameNames(GenerationJobReader.ModelProperties, properties["model"]!);
-        AssertSameNames(GenerationJobReader.ClassProperties, properties["classes"]!["items"]!);
-        AssertSameNames(GenerationJobReader.ItemProperties, properties["items"]!["items"]!);
-        Assert.Equal([1, 2, 4, 8, 16, 32, 64, 128], properties["steps"]!["enum"]!.AsArray().Select(n => n!.GetValue<int>()));
-        Assert.Equal(new GenerationJobLimits().MaxImagesPerJob, properties["items"]!["maxItems"]!.GetValue<int>());
+    [Fact]
+    public void ReaderTakesEveryPropertyTheSchemaNames()
+    {
+        const string withClasses = """
+            { "id": "all-1", "model": { "name": "fashion", "version": "v3" }, "classes": [ { "label": 2, "count": 3 }, { "label": null, "count": 1 } ],
+              "steps": 8, "cfgScale": 2.5, "seed": 9, "priority": "high", "deadline": "2030-01-01T12:00:00+01:00", "callbackUrl": "https://example.com/done" }
+            """;
+        const string withItems = """{ "model": { "name": "fashion" }, "items": [ { "label": 4, "seed": 7 }, { } ], "steps": 1.0, "priority": "low" }""";
+        var reader = new GenerationJobReader(new GenerationJobLimits());
+
+        GenerationJob classes = AssertValid(reader.Read(withClasses));
+        GenerationJob items = AssertValid(reader.Read(withItems));
+
+        Assert.Equal(("all-1", new ModelReference("fashion", "v3"), 8, 2.5, 9L, JobPriority.High), (classes.Id, classes.Model, classes.Steps, classes.CfgScale, classes.Seed, classes.Priority));
+        Assert.Equal([new ClassRequest(2, 3), new ClassRequest(null, 1)], classes.Classes!);
+        Assert.Equal(new DateTimeOffset(2030, 1, 1, 11, 0, 0, TimeSpan.Zero), classes.Deadline);
+        Assert.Equal(new Uri("https://example.com/done"), classes.CallbackUrl);
+        Assert.Equal([new ItemRequest(4, 7), new ItemRequest(null, null)], items.Items!);
+        Assert.Equal((1, JobPriority.Low, 1.0, new ModelReference("fashion", null)), (items.Steps, items.Priority, items.CfgScale, items.Model));
+
+        // Every property of the schema (and of its objects) was set by one of the two jobs.
+        JsonNode schema = JsonNode.Parse(GenerationJobSchema.Text)!;
+        var used = new HashSet<string>(PropertyPaths(JsonNode.Parse(withClasses)!, "$").Concat(PropertyPaths(JsonNode.Parse(withItems)!, "$")));
+        Assert.All(PropertyPaths(schema, "$", ofSchema: true), path => Assert.Contains(path, used));
+    }
+
+    [Fact]
+    public void ConfiguredImageLimitIsTheSchemasLimit()
+    {
+        var limits = new GenerationJobLimits { MaxImagesPerJob = 1000 };
+        var reader = new GenerationJobReader(limits);
+
+        JsonNode configured = JsonNode.Parse(GenerationJobSchema.TextFor(limits))!;
+        Assert.Equal(1000, configured["properties"]!["items"]!["maxItems"]!.GetValue<int>());
+        AssertValid(reader.Read("""{ "model": { "name": "fashion" }, "classes": [ { "count": 600 } ], "steps": 4 }"""));
+        Assert.Contains(reader.Read("""{ "model": { "name": "fashion" }, "classes": [ { "count": 1001 } ], "steps": 4 }""").Reasons,
+            reason => reason.StartsWith("$.classes[0].count must be an integer from 1 to 1000; got the number 1001", StringComparison.Ordinal));
+        Assert.Contains(new GenerationJobReader(new GenerationJobLimits()).Read("""{ "model": { "name": "fashion" }, "classes": [ { "count": 600 } ], "steps": 4 }""").Reasons,
+            reason => reason.StartsWith("$.classes[0].count must be an integer from 1 to 256;", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -124,11 +160,51 @@ public sealed class ContractTests
         Assert.Equal("sha-" + new string('a', 32), GenerationJobReader.DeriveJobId(null, hash));
     }
 
-    private static void AssertSameNames(IEnumerable<string> readerNames, JsonNode schemaObject)
+    private static GenerationJob AssertValid(JobReadResult read)
     {
-        Assert.False(schemaObject["additionalProperties"]!.GetValue<bool>());
-        Assert.Equal(
-            readerNames.Order(StringComparer.Ordinal),
-            schemaObject["properties"]!.AsObject().Select(p => p.Key).Order(StringComparer.Ordinal));
+        Assert.True(read.Job is not null, string.Join("; ", read.Reasons));
+        return read.Job;
+    }
+
+    // Each value schema says in words what its value must be; each object is closed.
+    private static void AssertEveryValueHasARule(JsonNode schema, string path)
+    {
+        if (schema["properties"] is JsonObject properties)
+        {
+            Assert.False(schema["additionalProperties"]!.GetValue<bool>(), path);
+            foreach ((string name, JsonNode? property) in properties)
+            {
+                Assert.True(property!["x-rule"] is not null, $"{path}.{name} has no x-rule");
+                AssertEveryValueHasARule(property, $"{path}.{name}");
+            }
+        }
+
+        if (schema["items"] is JsonObject items)
+        {
+            Assert.True(items["x-rule"] is not null, $"{path}[] has no x-rule");
+            AssertEveryValueHasARule(items, path + "[]");
+        }
+    }
+
+    // "$.model.name", "$.classes[].count", ...: the property paths of a job, or (ofSchema) those its schema names.
+    private static IEnumerable<string> PropertyPaths(JsonNode node, string path, bool ofSchema = false)
+    {
+        IEnumerable<KeyValuePair<string, JsonNode?>> properties = ofSchema
+            ? node["properties"]?.AsObject() ?? []
+            : node as JsonObject ?? [];
+        foreach ((string name, JsonNode? value) in properties)
+        {
+            yield return $"{path}.{name}";
+            JsonNode? inner = ofSchema ? value!["items"] ?? value : value;
+            string innerPath = (ofSchema ? value!["items"] is not null : inner is JsonArray) ? $"{path}.{name}[]" : $"{path}.{name}";
+            IEnumerable<JsonNode?> children = !ofSchema && inner is JsonArray array ? array.ToArray() : new[] { inner };
+            foreach (JsonNode? child in children.Where(c => c is not null))
+            {
+                foreach (string inside in PropertyPaths(child!, innerPath, ofSchema))
+                {
+                    yield return inside;
+                }
+            }
+        }
     }
 }

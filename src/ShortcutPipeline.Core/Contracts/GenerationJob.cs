@@ -1,6 +1,9 @@
 // The generation job contract: the validated job and its parts (GenerationJob, ...), its limits (GenerationJobLimits) and
 // its JSON Schema as published (GenerationJobSchema, generation-job.schema.json).
 
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+
 namespace ShortcutPipeline.Core.Contracts;
 
 /// <summary>
@@ -161,16 +164,24 @@ public sealed class GenerationJobLimits
 /// <summary>The JSON Schema of a generation job (<c>Contracts/generation-job.schema.json</c>, embedded in this assembly).</summary>
 public static class GenerationJobSchema
 {
-    private const string ResourceName = "ShortcutPipeline.Core.Contracts.generation-job.schema.json";
+    private static readonly ConcurrentDictionary<int, ContractSchema> Configured = new();
 
-    /// <summary>The schema text.</summary>
-    public static string Text { get; } = ReadText();
+    /// <summary>The schema text as published (with the default limits).</summary>
+    public static string Text { get; } =
+        ContractSchema.ReadResource(typeof(GenerationJobSchema).Assembly, "ShortcutPipeline.Core.Contracts.generation-job.schema.json");
 
-    private static string ReadText()
+    /// <summary>The schema with the image limit of <paramref name="limits"/> (the counts and list lengths it bounds).</summary>
+    public static string TextFor(GenerationJobLimits limits) => For(limits).Text;
+
+    internal static ContractSchema For(GenerationJobLimits limits)
     {
-        using Stream stream = typeof(GenerationJobSchema).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing from the build.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        ArgumentNullException.ThrowIfNull(limits);
+        return Configured.GetOrAdd(limits.MaxImagesPerJob, max => ContractSchema.Load(Text, schema =>
+        {
+            JsonNode properties = schema["properties"]!;
+            properties["classes"]!["maxItems"] = max;
+            properties["classes"]!["items"]!["properties"]!["count"]!["maximum"] = max;
+            properties["items"]!["maxItems"] = max;
+        }));
     }
 }

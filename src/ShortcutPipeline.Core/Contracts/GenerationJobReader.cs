@@ -6,24 +6,14 @@ namespace ShortcutPipeline.Core.Contracts;
 
 /// <summary>
 /// Reads a job message as users send it (plain JSON text, or base64 of it, since queue clients differ) and
-/// checks it against the contract of <c>generation-job.schema.json</c>, collecting every problem as a
-/// sentence that names the JSON path. It never throws for bad input. The checks that need storage or the
+/// checks it against the contract of <c>generation-job.schema.json</c> (with <see cref="ContractSchema"/>, in the
+/// schema's own words), collecting every problem as a sentence that names the JSON path. It never throws for bad input. The checks that need storage or the
 /// clock (model registry, deadline in the future) are <see cref="Jobs.JobIntake"/>'s.
 /// </summary>
 public sealed partial class GenerationJobReader
 {
-    internal static readonly string[] RootProperties =
-        ["id", "model", "classes", "items", "steps", "cfgScale", "seed", "priority", "deadline", "callbackUrl"];
-
-    internal static readonly string[] ModelProperties = ["name", "version"];
-    internal static readonly string[] ClassProperties = ["label", "count"];
-    internal static readonly string[] ItemProperties = ["label", "seed"];
-
-    private const string IdRule = "a string of 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'";
-    private const string ClassShape = "{ \"label\": ..., \"count\": ... }";
-    private const string ItemShape = "{ \"label\": ..., \"seed\": ... }";
-
     private readonly GenerationJobLimits limits;
+    private readonly ContractSchema schema;
 
     /// <summary>A reader that applies <paramref name="limits"/>.</summary>
     public GenerationJobReader(GenerationJobLimits limits)
@@ -31,6 +21,7 @@ public sealed partial class GenerationJobReader
         ArgumentNullException.ThrowIfNull(limits);
         limits.Validate();
         this.limits = limits;
+        schema = GenerationJobSchema.For(limits);
     }
 
     /// <summary>True when <paramref name="id"/> is a valid job id (<c>[A-Za-z0-9_-]{1,64}</c>).</summary>
@@ -164,126 +155,87 @@ public sealed partial class GenerationJobReader
 
     internal static string HashOf(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
+    // The schema pass (every rule the schema states, with its words), then the values that passed, then the rules a
+    // schema cannot state: the sum of the class counts, and dates and URLs that match their patterns but do not exist.
     private void ValidateRoot(JsonElement root, Draft draft, ReasonList reasons)
     {
+        ContractFindings findings = schema.Check(root, reasons);
         if (root.ValueKind != JsonValueKind.Object)
         {
-            reasons.Add($"The message must be a JSON object (a generation job); got {JobText.Describe(root)}.");
             return;
         }
 
-        JsonMessage.CheckKnownProperties(root, "$", RootProperties, reasons);
-        draft.ClientId = JsonMessage.ReadString(root, "$.id", "id", required: false, IsValidJobId, IdRule, reasons);
-        ReadModel(root, draft, reasons);
+        string? Text(string name) => Clean(root, name, findings) is { ValueKind: JsonValueKind.String } value ? value.GetString() : null;
 
-        bool hasClasses = JsonMessage.TryGetPresent(root, "classes", out JsonElement classes);
-        bool hasItems = JsonMessage.TryGetPresent(root, "items", out JsonElement items);
-        if (hasClasses && hasItems)
+        draft.ClientId = Text("id");
+        if (Clean(root, "model", findings) is { } model)
         {
-            reasons.Add("The job has both $.classes and $.items; give exactly one of them.");
-        }
-        else if (!hasClasses && !hasItems)
-        {
-            reasons.Add("The job has neither $.classes nor $.items; give exactly one of them, for example \"classes\": [{ \"label\": 3, \"count\": 4 }].");
+            draft.Model = new ModelReference(model.GetProperty("name").GetString()!,
+                JsonMessage.TryGetPresent(model, "version", out JsonElement version) ? version.GetString() : null);
         }
 
-        if (hasClasses)
+        if (JsonMessage.TryGetPresent(root, "classes", out JsonElement classes) && classes.ValueKind == JsonValueKind.Array)
         {
-            ReadClasses(classes, draft, reasons);
+            ReadClasses(classes, draft, findings, reasons);
         }
 
-        if (hasItems)
+        if (JsonMessage.TryGetPresent(root, "items", out JsonElement items) && items.ValueKind == JsonValueKind.Array)
         {
-            ReadItems(items, draft, reasons);
+            draft.Items = Entries(items, "/items", findings)
+                .Select(entry => new ItemRequest(ReadLabel(entry.Value, entry.Pointer, draft, findings), WholeOrNull(entry.Value, "seed")))
+                .ToList();
         }
 
-        ReadSteps(root, draft, reasons);
-        draft.CfgScale = JsonMessage.ReadNumber(root, "$.cfgScale", "cfgScale", "a number from 0 to 20 (1: no guidance)",
-            v => v >= 0 && v <= GenerationJobLimits.MaxCfgScale, reasons) ?? draft.CfgScale;
-        if (JsonMessage.TryGetPresent(root, "seed", out JsonElement seed))
+        draft.Steps = Clean(root, "steps", findings) is { } steps ? (int)steps.GetDecimal() : 0;
+        draft.CfgScale = Clean(root, "cfgScale", findings) is { } cfgScale ? cfgScale.GetDouble() : draft.CfgScale;
+        draft.Seed = Clean(root, "seed", findings) is { } seed ? (long)seed.GetDecimal() : null;
+        draft.Priority = Text("priority") switch
         {
-            draft.Seed = ReadSeed(seed, "$.seed", reasons);
-        }
+            "low" => JobPriority.Low,
+            "high" => JobPriority.High,
+            _ => JobPriority.Normal,
+        };
 
-        ReadPriority(root, draft, reasons);
-        ReadDeadline(root, draft, reasons);
-        ReadCallbackUrl(root, draft, reasons);
-    }
-
-    private static void ReadModel(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "model", out JsonElement model))
+        if (Clean(root, "deadline", findings) is { } deadline)
         {
-            reasons.Add("$.model is required: an object such as { \"name\": \"fashion\" } or { \"name\": \"fashion\", \"version\": \"v3\" }.");
-            return;
-        }
-
-        if (model.ValueKind != JsonValueKind.Object)
-        {
-            reasons.Add($"$.model must be an object with a \"name\" and an optional \"version\"; got {JobText.Describe(model)}.");
-            return;
-        }
-
-        JsonMessage.CheckKnownProperties(model, "$.model", ModelProperties, reasons);
-        string? name = null;
-        if (!JsonMessage.TryGetPresent(model, "name", out JsonElement nameElement))
-        {
-            reasons.Add("$.model.name is required: the name of a registered model.");
-        }
-        else if (nameElement.ValueKind != JsonValueKind.String || !IsValidModelName(nameElement.GetString()))
-        {
-            reasons.Add($"$.model.name must be {ModelNameRule}; got {JobText.Describe(nameElement)}.");
-        }
-        else
-        {
-            name = nameElement.GetString();
-        }
-
-        string? version = null;
-        bool versionValid = true;
-        if (JsonMessage.TryGetPresent(model, "version", out JsonElement versionElement))
-        {
-            if (versionElement.ValueKind == JsonValueKind.String && IsValidModelName(versionElement.GetString()))
+            if (DateTimeOffset.TryParse(deadline.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.None, out DateTimeOffset value))
             {
-                version = versionElement.GetString();
+                draft.Deadline = value.ToUniversalTime();
             }
             else
             {
-                versionValid = false;
-                reasons.Add($"$.model.version must be {ModelNameRule}, or absent for the latest version; got {JobText.Describe(versionElement)}.");
+                reasons.Add(schema.Violation("/deadline", deadline));
             }
         }
 
-        if (name is not null && versionValid)
+        if (Clean(root, "callbackUrl", findings) is { } callback)
         {
-            draft.Model = new ModelReference(name, version);
+            if (Uri.TryCreate(callback.GetString(), UriKind.Absolute, out Uri? uri)
+                && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) && !string.IsNullOrEmpty(uri.Host))
+            {
+                draft.CallbackUrl = uri;
+            }
+            else
+            {
+                reasons.Add(schema.Violation("/callbackUrl", callback));
+            }
         }
     }
 
-    private void ReadClasses(JsonElement classes, Draft draft, ReasonList reasons)
+    private void ReadClasses(JsonElement classes, Draft draft, ContractFindings findings, ReasonList reasons)
     {
         var requests = new List<ClassRequest>();
         long total = 0;
-        foreach ((JsonElement entry, string path) in ObjectEntries(classes, "$.classes", ClassShape, ClassProperties, reasons))
+        foreach ((JsonElement entry, string pointer) in Entries(classes, "/classes", findings, whole: false))
         {
-            bool labelValid = TryReadLabel(entry, path, draft, reasons, out int? label);
-            if (!JsonMessage.TryGetPresent(entry, "count", out JsonElement countElement))
+            int? label = ReadLabel(entry, pointer, draft, findings);
+            if (findings.IsClean(pointer + "/count") && entry.TryGetProperty("count", out JsonElement count))
             {
-                reasons.Add($"{path}.count is required: how many images of this class (at least 1).");
-            }
-            else if (countElement.ValueKind == JsonValueKind.Number && countElement.TryGetInt32(out int count)
-                && count >= 1 && count <= limits.MaxImagesPerJob)
-            {
-                total += count;
-                if (labelValid)
+                total += (long)count.GetDecimal();
+                if (findings.IsClean(pointer))
                 {
-                    requests.Add(new ClassRequest(label, count));
+                    requests.Add(new ClassRequest(label, (int)count.GetDecimal()));
                 }
-            }
-            else
-            {
-                reasons.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{path}.count must be an integer from 1 to {limits.MaxImagesPerJob}; got {JobText.Describe(countElement)}."));
             }
         }
 
@@ -296,172 +248,31 @@ public sealed partial class GenerationJobReader
         draft.Classes = requests;
     }
 
-    private void ReadItems(JsonElement items, Draft draft, ReasonList reasons)
+    // The object entries of an array with their pointers: those that passed the schema whole, or (whole: false) every
+    // object, for the parts of it that passed.
+    private static IEnumerable<(JsonElement Value, string Pointer)> Entries(JsonElement array, string pointer, ContractFindings findings, bool whole = true) =>
+        array.EnumerateArray()
+            .Select((entry, index) => (entry, string.Create(CultureInfo.InvariantCulture, $"{pointer}/{index}")))
+            .Where(entry => entry.entry.ValueKind == JsonValueKind.Object && (!whole || findings.IsClean(entry.Item2)));
+
+    private static int? ReadLabel(JsonElement entry, string pointer, Draft draft, ContractFindings findings)
     {
-        if (items.ValueKind == JsonValueKind.Array && items.GetArrayLength() > limits.MaxImagesPerJob)
+        if (!findings.IsClean(pointer + "/label") || !JsonMessage.TryGetPresent(entry, "label", out JsonElement element))
         {
-            reasons.Add(string.Create(CultureInfo.InvariantCulture,
-                $"$.items lists {items.GetArrayLength()} images; the limit is {limits.MaxImagesPerJob} images per job."));
+            return null;
         }
 
-        var requests = new List<ItemRequest>();
-        foreach ((JsonElement entry, string path) in ObjectEntries(items, "$.items", ItemShape, ItemProperties, reasons))
-        {
-            bool labelValid = TryReadLabel(entry, path, draft, reasons, out int? label);
-            long? seed = null;
-            bool seedValid = true;
-            if (JsonMessage.TryGetPresent(entry, "seed", out JsonElement seedElement))
-            {
-                seed = ReadSeed(seedElement, path + ".seed", reasons);
-                seedValid = seed is not null;
-            }
-
-            if (labelValid && seedValid)
-            {
-                requests.Add(new ItemRequest(label, seed));
-            }
-        }
-
-        draft.Items = requests;
+        int label = (int)element.GetDecimal();
+        draft.Labels.Add(new LabelUse(ContractSchema.PathOf(pointer) + ".label", label));
+        return label;
     }
 
-    // The entries of a non-empty array of objects, with their paths. Reports a value that is no such array,
-    // entries that are not objects (skipped) and unknown properties of the others.
-    private static IEnumerable<(JsonElement Entry, string Path)> ObjectEntries(
-        JsonElement array, string path, string shape, string[] known, ReasonList reasons)
-    {
-        if (array.ValueKind != JsonValueKind.Array)
-        {
-            reasons.Add($"{path} must be an array of {shape} objects; got {JobText.Describe(array)}.");
-            yield break;
-        }
+    private static long? WholeOrNull(JsonElement entry, string name) =>
+        JsonMessage.TryGetPresent(entry, name, out JsonElement value) ? (long)value.GetDecimal() : null;
 
-        if (array.GetArrayLength() == 0)
-        {
-            reasons.Add($"{path} must not be empty.");
-            yield break;
-        }
-
-        int index = 0;
-        foreach (JsonElement entry in array.EnumerateArray())
-        {
-            string entryPath = string.Create(CultureInfo.InvariantCulture, $"{path}[{index++}]");
-            if (entry.ValueKind != JsonValueKind.Object)
-            {
-                reasons.Add($"{entryPath} must be an object {shape}; got {JobText.Describe(entry)}.");
-                continue;
-            }
-
-            JsonMessage.CheckKnownProperties(entry, entryPath, known, reasons);
-            yield return (entry, entryPath);
-        }
-    }
-
-    private static bool TryReadLabel(JsonElement entry, string path, Draft draft, ReasonList reasons, out int? label)
-    {
-        label = null;
-        if (!JsonMessage.TryGetPresent(entry, "label", out JsonElement element))
-        {
-            return true;
-        }
-
-        if (element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out int value) && value >= 0)
-        {
-            label = value;
-            draft.Labels.Add(new LabelUse(path + ".label", value));
-            return true;
-        }
-
-        reasons.Add($"{path}.label must be a class index (an integer, 0 or more), or null for an unconditional image; got {JobText.Describe(element)}.");
-        return false;
-    }
-
-    private static long? ReadSeed(JsonElement element, string path, ReasonList reasons)
-    {
-        if (element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out long value) && value >= 0)
-        {
-            return value;
-        }
-
-        reasons.Add($"{path} must be an integer from 0 to {long.MaxValue.ToString(CultureInfo.InvariantCulture)}; got {JobText.Describe(element)}.");
-        return null;
-    }
-
-    private static void ReadSteps(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        const string rule = "a power of two from 1 to 128 (1, 2, 4, 8, 16, 32, 64 or 128)";
-        if (!JsonMessage.TryGetPresent(root, "steps", out JsonElement steps))
-        {
-            reasons.Add($"$.steps is required: the number of sampling steps, {rule}.");
-        }
-        else if (steps.ValueKind == JsonValueKind.Number && steps.TryGetInt32(out int value)
-            && value >= 1 && value <= GenerationJobLimits.MaxSteps && int.IsPow2(value))
-        {
-            draft.Steps = value;
-        }
-        else
-        {
-            reasons.Add($"$.steps must be {rule}; got {JobText.Describe(steps)}.");
-        }
-    }
-
-    private static void ReadPriority(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "priority", out JsonElement priority))
-        {
-            return;
-        }
-
-        switch (priority.ValueKind == JsonValueKind.String ? priority.GetString() : null)
-        {
-            case "low": draft.Priority = JobPriority.Low; break;
-            case "normal": draft.Priority = JobPriority.Normal; break;
-            case "high": draft.Priority = JobPriority.High; break;
-            default:
-                reasons.Add($"$.priority must be \"low\", \"normal\" or \"high\"; got {JobText.Describe(priority)}.");
-                break;
-        }
-    }
-
-    private static void ReadDeadline(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "deadline", out JsonElement deadline))
-        {
-            return;
-        }
-
-        string? text = deadline.ValueKind == JsonValueKind.String ? deadline.GetString() : null;
-        if (text is not null && DateTimePattern().IsMatch(text)
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out DateTimeOffset value))
-        {
-            draft.Deadline = value.ToUniversalTime();
-        }
-        else
-        {
-            reasons.Add($"$.deadline must be an ISO-8601 date-time with a time zone, such as \"2030-01-01T12:00:00Z\"; got {JobText.Describe(deadline)}.");
-        }
-    }
-
-    private static void ReadCallbackUrl(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "callbackUrl", out JsonElement callback))
-        {
-            return;
-        }
-
-        string? text = callback.ValueKind == JsonValueKind.String ? callback.GetString() : null;
-        if (text is not null && text.Length <= 2048
-            && Uri.TryCreate(text, UriKind.Absolute, out Uri? uri)
-            && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
-            && !string.IsNullOrEmpty(uri.Host))
-        {
-            draft.CallbackUrl = uri;
-        }
-        else
-        {
-            reasons.Add($"$.callbackUrl must be an absolute http or https URL (at most 2048 characters); got {JobText.Describe(callback)}.");
-        }
-    }
+    // The property when it is there, not null, and passed the schema.
+    private static JsonElement? Clean(JsonElement element, string name, ContractFindings findings) =>
+        JsonMessage.TryGetPresent(element, name, out JsonElement value) && findings.IsClean("/" + name) ? value : null;
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
     private static partial Regex IdPattern();
@@ -471,9 +282,6 @@ public sealed partial class GenerationJobReader
 
     [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")]
     private static partial Regex ModelNamePattern();
-
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2})$")]
-    private static partial Regex DateTimePattern();
 
     private sealed class Draft
     {
