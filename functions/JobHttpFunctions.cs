@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Http;
+using ShortcutPipeline.Contracts;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
 
@@ -8,7 +9,7 @@ namespace ShortcutPipeline.Functions;
 
 /// <summary>
 /// The HTTP face of the pipeline: submit a job (the same intake as the queue), read its status, cancel it, and the
-/// job contract's JSON Schema.
+/// JSON Schemas of the job and training request contracts.
 /// </summary>
 public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
 {
@@ -87,18 +88,32 @@ public sealed class JobHttpFunctions(JobIntake intake, JobStatusService status)
     }
 
     /// <summary>
-    /// GET /api/schema: the JSON Schema of a generation job (the contract the intake checks), for clients to validate
-    /// against before they send; no key needed.
+    /// GET /api/schema: the JSON Schema of a generation job (the contract the intake checks); GET
+    /// /api/schema/training-request: that of a training request (the contract the launcher and the trainer check). For
+    /// clients to validate against before they send; no key needed. Another name: 404.
     /// </summary>
-    [Function("GetJobSchema")]
+    [Function("GetSchema")]
     public static async Task<HttpResponseData> GetSchemaAsync(
-        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "schema")] HttpRequestData request,
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "schema/{name?}")] HttpRequestData request,
+        string? name,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        string? schema = name switch
+        {
+            null or "" or "generation-job" => GenerationJobSchema.Text,
+            "training-request" => TrainingRequestSchema.Text,
+            _ => null,
+        };
+        if (schema is null)
+        {
+            return await HttpJson.RespondAsync(request, HttpStatusCode.NotFound,
+                new { error = "The schemas are /api/schema (a generation job) and /api/schema/training-request." }, cancellationToken);
+        }
+
         HttpResponseData response = request.CreateResponse(HttpStatusCode.OK);
         response.Headers.Add("Content-Type", "application/schema+json; charset=utf-8");
-        await response.WriteStringAsync(GenerationJobSchema.Text, cancellationToken, System.Text.Encoding.UTF8);
+        await response.WriteStringAsync(schema, cancellationToken, System.Text.Encoding.UTF8);
         return response;
     }
 

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace ShortcutPipeline.Contracts;
@@ -111,32 +113,11 @@ public record TrainingConfig
     public TrainingConfig ToTrainingConfig() => new(this);
 
     /// <summary>
-    /// The rule of each property that has one, by JSON name: what <see cref="Problems"/> checks, in the words a reason
-    /// uses ("$.batchSize must be {rule}").
+    /// The rule of each property, by JSON name: what <see cref="Problems"/> checks, in the words a reason uses
+    /// ("$.batchSize must be {rule}"): the <c>x-rule</c> of the property in <see cref="TrainingRequestSchema"/>.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> Rules { get; } = new Dictionary<string, string>
-    {
-        ["preset"] = "a preset name such as \"DiT-Small/4\" (at most 64 characters)",
-        ["inputSize"] = "a whole number from 4 to 1024",
-        ["channels"] = "1 (grayscale) or 3 (RGB)",
-        ["patchSize"] = "a whole number from 1 to 32",
-        ["hiddenSize"] = "a whole number from 4 to 8192",
-        ["depth"] = "a whole number from 1 to 128",
-        ["numHeads"] = "a whole number from 1 to 128",
-        ["objective"] = "\"shortcut\" or \"flowMatching\"",
-        ["bootstrapFraction"] = "a number from 0 to 1",
-        ["bootstrapSource"] = "\"currentWeights\", \"ema\" or \"emaWithWarmup\"",
-        ["bootstrapCfgScale"] = "a number from 0 to 100",
-        ["labelDropout"] = "a number from 0 to 1",
-        ["targetClip"] = "a number above 0 and at most 1000",
-        ["batchSize"] = "a whole number from 1 to 4096",
-        ["learningRate"] = "a number above 0 and at most 1",
-        ["weightDecay"] = "a number from 0 to 10",
-        ["emaDecay"] = "a number from 0 up to (not including) 1",
-        ["emaWarmup"] = "true or false",
-        ["seed"] = "a whole number from 0",
-        ["bFloat16"] = "true or false",
-    };
+    public static IReadOnlyDictionary<string, string> Rules { get; } = TrainingRequestSchema.RulesOf(
+        typeof(TrainingConfig).GetProperties().Where(p => p.CanWrite).Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)));
 
     /// <summary>
     /// Every value out of range (see <see cref="Rules"/>); empty when the record is valid. Whether the preset exists
@@ -193,4 +174,33 @@ public sealed record TrainingConfigProblem(string Property, string Rule, object?
 {
     /// <summary>The problem as a sentence that starts with the JSON path.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"$.{Property} must be {Rule}; got {Value}.");
+}
+
+/// <summary>
+/// The JSON Schema of a training request (<c>training-request.schema.json</c>, embedded in this assembly): the run's own
+/// properties and every <see cref="TrainingConfig"/> property, with the words of each rule (<c>x-rule</c>). The
+/// pipeline checks requests against it; <see cref="TrainingConfig.Problems"/> checks the same ranges for values that
+/// do not come as JSON (the CLI's flags).
+/// </summary>
+public static class TrainingRequestSchema
+{
+    private const string ResourceName = "ShortcutPipeline.Contracts.training-request.schema.json";
+
+    /// <summary>The schema text.</summary>
+    public static string Text { get; } = ReadText();
+
+    internal static Dictionary<string, string> RulesOf(IEnumerable<string> names)
+    {
+        JsonNode properties = JsonNode.Parse(Text)!["properties"]!;
+        return names.ToDictionary(name => name, name => properties[name]?["x-rule"]?.GetValue<string>()
+            ?? throw new InvalidOperationException($"The training request schema has no rule for {name}."));
+    }
+
+    private static string ReadText()
+    {
+        using Stream stream = typeof(TrainingRequestSchema).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing from the build.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
 }

@@ -133,7 +133,7 @@ public sealed class JobHttpFunctionsTests(AzuriteFixture azurite) : IClassFixtur
     [Fact]
     public async Task TheJobSchemaIsPublishedAndTheExamplesInTheContractFolderPassIt()
     {
-        var response = (TestHttpResponseData)await JobHttpFunctions.GetSchemaAsync(new TestHttpRequestData("GET", new Uri("http://localhost:7071/api/schema")), CancellationToken.None);
+        var response = (TestHttpResponseData)await JobHttpFunctions.GetSchemaAsync(new TestHttpRequestData("GET", new Uri("http://localhost:7071/api/schema")), null, CancellationToken.None);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("application/schema+json; charset=utf-8", response.Headers.GetValues("Content-Type").Single());

@@ -50,6 +50,24 @@ public sealed class TrainingFunctionsTests(AzuriteFixture azurite) : IClassFixtu
     }
 
     [Fact]
+    public async Task TheTrainingRequestSchemaIsPublishedAndAcceptsWhatTheLauncherAccepts()
+    {
+        var response = (TestHttpResponseData)await JobHttpFunctions.GetSchemaAsync(
+            new TestHttpRequestData("GET", new Uri("http://localhost:7071/api/schema/training-request")), "training-request", CancellationToken.None);
+        var unknown = (TestHttpResponseData)await JobHttpFunctions.GetSchemaAsync(
+            new TestHttpRequestData("GET", new Uri("http://localhost:7071/api/schema/other")), "other", CancellationToken.None);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/schema+json; charset=utf-8", response.Headers.GetValues("Content-Type").Single());
+        var schema = Json.Schema.JsonSchema.FromText(response.ReadBody(), new Json.Schema.BuildOptions { SchemaRegistry = new Json.Schema.SchemaRegistry() });
+        using JsonDocument good = JsonDocument.Parse(Request);
+        using JsonDocument bad = JsonDocument.Parse(Request.Replace("500", "-5", StringComparison.Ordinal));
+        Assert.True(schema.Evaluate(good.RootElement).IsValid);
+        Assert.False(schema.Evaluate(bad.RootElement).IsValid);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
     public async Task ATakenRunIdAnswers409()
     {
         (_, TrainingHttpFunctions functions) = await CreateAsync();

@@ -14,8 +14,8 @@ namespace ShortcutPipeline.Core.Contracts;
 /// <item><c>x-rule</c> on a property's schema: what its value must be ("a power of two from 1 to 128"), for
 /// "{path} must be {rule}; got {got}." and "{path} is required: {rule}.".</item>
 /// <item><c>x-messages</c>: templates by keyword that replace those defaults (<c>"required"</c>, <c>"maxItems"</c>),
-/// and on an object the sentences for a failed <c>anyOf</c>, <c>oneOf</c> or <c>not</c> (which have no path of their
-/// own to name).</item>
+/// and the sentences for a failed <c>anyOf</c>, <c>oneOf</c> or <c>not</c> where the value's rule would not say it
+/// (on a job: "give exactly one of classes and items").</item>
 /// </list>
 /// Templates and rules may name <c>{path}</c>, <c>{got}</c>, <c>{count}</c> (an array's length) and any number or
 /// string keyword of the same schema (<c>{maximum}</c>, <c>{maxItems}</c>), so a limit set at run time (see
@@ -148,12 +148,15 @@ internal sealed partial class ContractSchema
             }
         }
 
-        foreach (string choice in choices)
+        foreach (string choice in choices.Where(choice => ChoiceFailed(node, evaluationPath, choice)))
         {
-            if (ChoiceFailed(node, evaluationPath, choice))
+            // A sentence of its own where the schema has one (an object's "give exactly one of them"); otherwise the
+            // value's rule, once, as for any other failure of the value.
+            JsonObject at = SchemaAt(pointer);
+            bool ownSentence = at["x-messages"]?[choice] is not null;
+            if (findings.Add(ownSentence ? pointer + "#" + choice : pointer))
             {
-                findings.Add(pointer + "#" + choice);
-                reasons.Add(Fill(Template(SchemaAt(pointer), choice), SchemaAt(pointer), pointer, ValueAt(instance, pointer)));
+                reasons.Add(Fill(Template(at, ownSentence ? choice : "*"), at, pointer, ValueAt(instance, pointer)));
             }
         }
     }
@@ -224,7 +227,6 @@ internal sealed partial class ContractSchema
             "required" => "{path} is required: {rule}.",
             "minItems" => "{path} must not be empty.",
             "maxItems" => "{path} has {count} entries; the limit is {maxItems}.",
-            "anyOf" or "oneOf" or "not" => "$ does not match the contract: " + keyword + ".",
             _ => "{path} must be {rule}; got {got}.",
         };
     }

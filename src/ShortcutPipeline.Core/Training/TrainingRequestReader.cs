@@ -6,7 +6,8 @@ using ShortcutPipeline.Contracts;
 namespace ShortcutPipeline.Core.Training;
 
 /// <summary>
-/// Reads a training request (plain JSON, or base64 of it) and checks its shape and ranges, collecting every
+/// Reads a training request (plain JSON, or base64 of it) and checks it against <c>training-request.schema.json</c>
+/// (<see cref="TrainingRequestSchema"/>, with <see cref="ContractSchema"/>, in the schema's own words), collecting every
 /// problem as a sentence that starts with the JSON path. It never throws for bad input. What Core cannot know
 /// (whether the preset exists, whether the dataset is there) the trainer checks when the run starts.
 /// </summary>
@@ -33,14 +34,7 @@ public sealed partial class TrainingRequestReader
         .Where(p => p.CanWrite && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
         .ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name));
 
-    /// <summary>The request's own properties, besides the training config's.</summary>
-    internal static readonly string[] RunProperties = ["runId", "model", "dataset", "datasetLimit", "steps", "checkpointEvery", "promotion"];
-
-    internal static readonly string[] RootProperties = [.. RunProperties, .. TrainingConfigProperties.Keys];
-
-    internal static readonly string[] PromotionProperties = ["budget", "maxFrechetDistance", "samples", "classifierSteps"];
-
-    private const string RunIdRule = "1 to 40 letters, digits, '_' or '-', starting and ending with a letter or digit (and not \"versions\")";
+    private static readonly ContractSchema Schema = ContractSchema.Load(TrainingRequestSchema.Text);
 
     private readonly TimeProvider time;
 
@@ -116,30 +110,47 @@ public sealed partial class TrainingRequestReader
         return new TrainingRequestReadResult(runId, request, reasons.ToList(), contentHash, draft.Model) { HasOwnRunId = draft.RunId is not null };
     }
 
+    // The schema pass (every rule the schema states, with its words), then the values that passed, then what a schema
+    // cannot state: the run id "versions" in any case, and dataset specs that climb out of their container.
     private static void ReadRoot(JsonElement root, Draft draft, ReasonList reasons)
     {
+        ContractFindings findings = Schema.Check(root, reasons);
         if (root.ValueKind != JsonValueKind.Object)
         {
-            reasons.Add($"The message must be a JSON object (a training request); got {JobText.Describe(root)}.");
             return;
         }
 
-        JsonMessage.CheckKnownProperties(root, "$", RootProperties, reasons);
-        draft.RunId = JsonMessage.ReadString(root, "$.runId", "runId", required: false, IsValidRunId, RunIdRule, reasons);
-        draft.Model = JsonMessage.ReadString(root, "$.model", "model", required: true, GenerationJobReader.IsValidModelName, GenerationJobReader.ModelNameRule, reasons);
-        if (!JsonMessage.TryGetPresent(root, "preset", out _))
+        JsonElement? Clean(string name) =>
+            JsonMessage.TryGetPresent(root, name, out JsonElement value) && findings.IsClean("/" + name) ? value : null;
+
+        draft.RunId = Clean("runId")?.GetString();
+        draft.Model = Clean("model")?.GetString();
+        draft.Training = ReadTrainingConfig(root, findings, reasons);
+        if (Clean("dataset") is { } dataset)
         {
-            reasons.Add($"$.preset is required: {TrainingConfig.Rules["preset"]}.");
+            if (IsValidDatasetSpec(dataset.GetString()!))
+            {
+                draft.Dataset = dataset.GetString();
+            }
+            else
+            {
+                reasons.Add(Schema.Violation("/dataset", dataset));
+            }
         }
 
-        draft.Training = ReadTrainingConfig(root, reasons);
-        draft.Dataset = JsonMessage.ReadString(root, "$.dataset", "dataset", required: true, IsValidDatasetSpec,
-            "\"fashion-mnist\", \"fashion-mnist:DIR\", a folder path, or \"blob:PREFIX\" (a relative prefix in the datasets container, without \"..\"), at most 1024 characters",
-            reasons);
-        draft.DatasetLimit = ReadInt(root, "$.datasetLimit", "datasetLimit", 1, int.MaxValue, reasons);
-        draft.Steps = ReadLong(root, "$.steps", "steps", 1, MaxSteps, reasons, required: true) ?? 0;
-        draft.CheckpointEvery = ReadInt(root, "$.checkpointEvery", "checkpointEvery", 1, (int)Math.Min(MaxSteps, int.MaxValue), reasons);
-        ReadPromotion(root, draft, reasons);
+        draft.DatasetLimit = (int?)Clean("datasetLimit")?.GetDecimal();
+        draft.Steps = (long?)Clean("steps")?.GetDecimal() ?? 0;
+        draft.CheckpointEvery = (int?)Clean("checkpointEvery")?.GetDecimal();
+        if (Clean("promotion") is { } promotion)
+        {
+            draft.Promotion = new PromotionPolicy
+            {
+                Budget = (int)promotion.GetProperty("budget").GetDecimal(),
+                MaxFrechetDistance = promotion.GetProperty("maxFrechetDistance").GetDouble(),
+                Samples = JsonMessage.TryGetPresent(promotion, "samples", out JsonElement samples) ? (int)samples.GetDecimal() : 500,
+                ClassifierSteps = JsonMessage.TryGetPresent(promotion, "classifierSteps", out JsonElement steps) ? (int)steps.GetDecimal() : 1000,
+            };
+        }
     }
 
     /// <summary>
@@ -147,15 +158,15 @@ public sealed partial class TrainingRequestReader
     /// read by its type (whole numbers, numbers, true/false, strings, enum names in camelCase; '-' and '_' and case
     /// are ignored in enum names, so "flow-matching" is "flowMatching"), then checked against its rule.
     /// </summary>
-    internal static TrainingConfig ReadTrainingConfig(JsonElement root, ReasonList reasons)
+    internal static TrainingConfig ReadTrainingConfig(JsonElement root, ContractFindings findings, ReasonList reasons)
     {
         var config = new TrainingConfig();
         var present = new Dictionary<string, JsonElement>();
         foreach (var (name, property) in TrainingConfigProperties)
         {
-            if (!JsonMessage.TryGetPresent(root, name, out JsonElement value))
+            if (!JsonMessage.TryGetPresent(root, name, out JsonElement value) || !findings.IsClean("/" + name))
             {
-                continue;
+                continue; // absent, or the schema pass has said why not
             }
 
             present[name] = value;
@@ -184,17 +195,18 @@ public sealed partial class TrainingRequestReader
     private static bool TryConvert(JsonElement value, Type type, out object? converted)
     {
         converted = null;
-        if (type == typeof(int) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int whole))
+        bool isWhole = value.ValueKind == JsonValueKind.Number && value.TryGetDecimal(out decimal number) && decimal.IsInteger(number);
+        if (type == typeof(int) && isWhole && value.GetDecimal() is >= int.MinValue and <= int.MaxValue)
         {
-            converted = whole;
+            converted = (int)value.GetDecimal();
         }
-        else if (type == typeof(long) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long longWhole))
+        else if (type == typeof(long) && isWhole && value.GetDecimal() is >= long.MinValue and <= long.MaxValue)
         {
-            converted = longWhole;
+            converted = (long)value.GetDecimal();
         }
-        else if (type == typeof(double) && value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double number) && double.IsFinite(number))
+        else if (type == typeof(double) && value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double real) && double.IsFinite(real))
         {
-            converted = number;
+            converted = real;
         }
         else if (type == typeof(bool) && value.ValueKind is JsonValueKind.True or JsonValueKind.False)
         {
@@ -215,43 +227,6 @@ public sealed partial class TrainingRequestReader
 
     private static string EnumKey(string name) => name.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).ToUpperInvariant();
 
-    private static void ReadPromotion(JsonElement root, Draft draft, ReasonList reasons)
-    {
-        if (!JsonMessage.TryGetPresent(root, "promotion", out JsonElement promotion))
-        {
-            return;
-        }
-
-        if (promotion.ValueKind != JsonValueKind.Object)
-        {
-            reasons.Add($"$.promotion must be an object such as {{ \"budget\": 1, \"maxFrechetDistance\": 50 }}, or absent to promote the final checkpoint; got {JobText.Describe(promotion)}.");
-            return;
-        }
-
-        int before = reasons.Count;
-        JsonMessage.CheckKnownProperties(promotion, "$.promotion", PromotionProperties, reasons);
-        int? budget = ReadInt(promotion, "$.promotion.budget", "budget", 1, GenerationJobLimits.MaxSteps, reasons, required: true);
-        if (budget is int b && !int.IsPow2(b))
-        {
-            reasons.Add(string.Create(CultureInfo.InvariantCulture, $"$.promotion.budget must be a power of two from 1 to 128; got the number {b}."));
-        }
-
-        double? distance = JsonMessage.ReadNumber(promotion, "$.promotion.maxFrechetDistance", "maxFrechetDistance", "a number above 0",
-            v => v > 0, reasons, required: true);
-        int? samples = ReadInt(promotion, "$.promotion.samples", "samples", 10, 100_000, reasons);
-        int? classifierSteps = ReadInt(promotion, "$.promotion.classifierSteps", "classifierSteps", 1, 1_000_000, reasons);
-        if (reasons.Count == before)
-        {
-            draft.Promotion = new PromotionPolicy
-            {
-                Budget = budget!.Value,
-                MaxFrechetDistance = distance!.Value,
-                Samples = samples ?? 500,
-                ClassifierSteps = classifierSteps ?? 1000,
-            };
-        }
-    }
-
     private static bool IsValidDatasetSpec(string spec)
     {
         if (spec.Length is 0 or > 1024 || spec.Trim() != spec || spec.Any(char.IsControl))
@@ -263,31 +238,6 @@ public sealed partial class TrainingRequestReader
         return prefix is null
             || (prefix.Length > 0 && !spec[TrainingRequest.BlobDatasetPrefix.Length..].StartsWith('/')
                 && !prefix.Contains('\\', StringComparison.Ordinal) && !prefix.Split('/').Contains(".."));
-    }
-
-    private static int? ReadInt(JsonElement element, string path, string name, int min, int max, ReasonList reasons, bool required = false) =>
-        (int?)ReadLong(element, path, name, min, max, reasons, required);
-
-    private static long? ReadLong(JsonElement element, string path, string name, long min, long max, ReasonList reasons, bool required = false)
-    {
-        string rule = string.Create(CultureInfo.InvariantCulture, $"a whole number from {min} to {max}");
-        if (!JsonMessage.TryGetPresent(element, name, out JsonElement value))
-        {
-            if (required)
-            {
-                reasons.Add($"{path} is required: {rule}.");
-            }
-
-            return null;
-        }
-
-        if (value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long number) && number >= min && number <= max)
-        {
-            return number;
-        }
-
-        reasons.Add($"{path} must be {rule}; got {JobText.Describe(value)}.");
-        return null;
     }
 
     [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,38}[A-Za-z0-9])?$")]
