@@ -16,10 +16,16 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
         await TestModels.RegisterAsync(pipeline, TestModels.Slow, "slow");
         await SubmitAsync(pipeline, "keep", null);
         await SubmitAsync(pipeline, "cancel-me", null);
-        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline);
+        var logs = new TestLoggerProvider();
+        using var gate = new PassGate(rows: 16);
+        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, logger: logs.CreateLogger<WorkerService>(), meters: gate);
+        await gate.WaitUntilHeldAsync();   // both jobs' rows have shared a pass, and 127 steps are left
         await WaitUntilRunningAsync(pipeline, "cancel-me");
 
         Assert.Equal(CancelOutcome.Cancelled, (await pipeline.Status.CancelAsync("cancel-me")).Outcome);
+        await Wait.UntilAsync(() => logs.Messages.Any(m => m.Message.Contains("cancel-me no longer wants images", StringComparison.Ordinal)),
+            Wait.Long, () => "the worker did not see the cancel");
+        gate.Release();
         Assert.Equal(JobState.Completed, (await Wait.ForJobsAsync(pipeline, ["keep"]))[0].State);
         await Wait.UntilAsync(() => worker.Metrics.Snapshot() is { ImagesStored: 8, StoppedRows: 8 }, Wait.Long,
             () => $"stored {worker.Metrics.Snapshot().ImagesStored}, stopped {worker.Metrics.Snapshot().StoppedRows}");
@@ -40,10 +46,13 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
         await TestModels.RegisterAsync(pipeline, TestModels.Slow, "slow");
         await SubmitAsync(pipeline, "no-deadline", null);
         await SubmitAsync(pipeline, "in-a-hurry", clock.GetUtcNow().AddMinutes(30));
-        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, time: clock);
+        using var gate = new PassGate(rows: 16);
+        await using InProcessWorker worker = await InProcessWorker.StartAsync(pipeline, time: clock, meters: gate);
+        await gate.WaitUntilHeldAsync();
         await WaitUntilRunningAsync(pipeline, "in-a-hurry");
 
         clock.Advance(TimeSpan.FromHours(1));
+        gate.Release();
         IReadOnlyList<JobStatus> statuses = await Wait.ForJobsAsync(pipeline, ["no-deadline", "in-a-hurry"]);
 
         Assert.Equal(JobState.Completed, statuses[0].State);
@@ -55,7 +64,8 @@ public sealed class CancellationTests(AzuriteFixture azurite) : IClassFixture<Az
             () => $"stored {worker.Metrics.Snapshot().ImagesStored}, stopped {worker.Metrics.Snapshot().StoppedRows}");
     }
 
-    // Eight images at 128 steps of the slow model: seconds of forward passes, long enough to be stopped in the middle.
+    // Eight images at 128 steps of the slow model; the test holds the sampler after their first shared pass (a fast
+    // machine draws them in less time than a cancel takes to reach the worker).
     private static async Task SubmitAsync(TestPipeline pipeline, string id, DateTimeOffset? deadline)
     {
         string deadlineProperty = deadline is { } d ? $""", "deadline": "{d.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}" """ : "";

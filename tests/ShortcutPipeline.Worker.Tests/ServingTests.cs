@@ -7,8 +7,9 @@ namespace ShortcutPipeline.Worker.Tests;
 /// <summary>
 /// Acceptance, serving: the worker schedules per forward pass. A 1-step job that arrives while a 64-image, 128-step
 /// job is being drawn joins the next forward pass and is done long before the big job; it does not wait out the
-/// big job's 128 passes.
+/// big job's 128 passes. The test runs alone (<see cref="LatencyCollection"/>).
 /// </summary>
+[Collection(LatencyCollection.Name)]
 public sealed class ServingTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     [Fact]
@@ -38,3 +39,7 @@ public sealed class ServingTests(AzuriteFixture azurite) : IClassFixture<Azurite
         Assert.True(result.Outcome == IntakeOutcome.Accepted, string.Join(" ", result.Reasons));
     }
 }
+
+/// <summary>The tests that compare wall-clock latencies run alone.</summary>
+[CollectionDefinition(LatencyCollection.Name, DisableParallelization = true)]
+public sealed class LatencyCollectionDefinition;
