@@ -32,7 +32,17 @@ public sealed class SamplingService : IDisposable
         this.registry = registry ?? throw new ArgumentNullException(nameof(registry));
         this.options = options ?? throw new ArgumentNullException(nameof(options));
         this.logger = logger ?? (ILogger)NullLogger.Instance;
-        device = new Lazy<Device>(() => Devices.Parse(options.Device));
+        device = new Lazy<Device>(() =>
+        {
+            if (options.SamplerThreads > 0)
+            {
+                // Process-wide: the worker's process samples with this many threads, and its other threads have the rest.
+                set_num_threads(options.SamplerThreads);
+                this.logger.LogInformation("The CPU sampler uses {Threads} threads of the {Cores} cores.", options.SamplerThreads, Environment.ProcessorCount);
+            }
+
+            return Devices.Parse(options.Device);
+        });
     }
 
     /// <summary>The device models are loaded on.</summary>

@@ -137,6 +137,13 @@ public sealed class WorkerOptions
     public string Device { get; set; } = "auto";
 
     /// <summary>
+    /// How many threads libtorch's CPU kernels use in the worker's process (default 0: libtorch's own choice, one per
+    /// core). On a CPU worker the storing stage (PNG encoding, storage calls) needs CPU beside the sampler; a count below
+    /// the cores leaves it some, so that it does not stall the sampler's kernels. A GPU worker needs no setting.
+    /// </summary>
+    public int SamplerThreads { get; set; }
+
+    /// <summary>
     /// Sample with bfloat16 weights (true) or float32 ones (false); default (null): the device decides, see
     /// <c>SamplingPrecision.Choose</c> (bfloat16 on compute capability 8.0 and above, float16 on 7.x, else float32).
     /// </summary>
@@ -194,10 +201,10 @@ public sealed class WorkerOptions
                 $"{SectionName}: {nameof(MaxRowsPerPass)}, {nameof(LoadedModels)}, {nameof(UploadConcurrency)} and {nameof(ReceiveConcurrency)} must be at least 1.");
         }
 
-        if (MaxResidentRows < 0 || MaxPendingImages < 0 || StoringQueueImages < 0)
+        if (MaxResidentRows < 0 || MaxPendingImages < 0 || StoringQueueImages < 0 || SamplerThreads < 0)
         {
             throw new InvalidOperationException(
-                $"{SectionName}: {nameof(MaxResidentRows)}, {nameof(MaxPendingImages)} and {nameof(StoringQueueImages)} cannot be negative (0: the default).");
+                $"{SectionName}: {nameof(MaxResidentRows)}, {nameof(MaxPendingImages)}, {nameof(StoringQueueImages)} and {nameof(SamplerThreads)} cannot be negative (0: the default).");
         }
 
         if (MaxResidentRows > 0 && MaxResidentRows < MaxRowsPerPass)

@@ -50,9 +50,10 @@ public sealed class LocalRunTests : IDisposable
         string report = Path.Combine(folder, "bench.json");
 
         var run = await CliRunner.RunAsync(
-            "bench-pipeline", "--model", TestModels.Tiny, "--device", "cpu", "--batch-size", "16", "--steps", "2", "--batches", "2", "--out", report);
+            "bench-pipeline", "--model", TestModels.Tiny, "--device", "cpu", "--batch-size", "16", "--steps", "2", "--batches", "2", "--threads", "1", "--out", report);
 
         Assert.True(run.ExitCode == 0, run.Output + run.Errors);
+        Assert.Contains("1 sampler threads of", run.Output, StringComparison.Ordinal);
         Assert.Contains("bare sampler:", run.Output, StringComparison.Ordinal);
         Assert.Contains("end to end via Azurite:", run.Output, StringComparison.Ordinal);
         using JsonDocument figures = JsonDocument.Parse(File.ReadAllText(report));
@@ -62,6 +63,7 @@ public sealed class LocalRunTests : IDisposable
         Assert.True(sampler > 0 && pipeline > 0);
         Assert.Equal(pipeline / sampler, root.GetProperty("Ratio").GetDouble(), 6);
         Assert.Equal((32, 16), (root.GetProperty("Images").GetInt32(), root.GetProperty("BatchSize").GetInt32()));
+        Assert.Equal(1, root.GetProperty("SamplerThreads").GetInt32());
         // Two jobs of 16 images at 2 steps, with a row limit of 16: four full forward passes.
         Assert.Equal((4, 16.0), (root.GetProperty("WorkerPasses").GetInt64(), root.GetProperty("MeanRowsPerPass").GetDouble()));
     }

@@ -7,9 +7,9 @@ namespace ShortcutPipeline.Worker.Tests;
 /// <summary>
 /// Acceptance, serving: the worker schedules per forward pass. A 1-step job that arrives while a 64-image, 128-step
 /// job is being drawn joins the next forward pass and is done long before the big job; it does not wait out the
-/// big job's 128 passes. The test runs alone (<see cref="LatencyCollection"/>).
+/// big job's 128 passes. The test runs alone (<see cref="RunsAloneCollection"/>).
 /// </summary>
-[Collection(LatencyCollection.Name)]
+[Collection(RunsAloneCollection.Name)]
 public sealed class ServingTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     [Fact]
@@ -39,7 +39,3 @@ public sealed class ServingTests(AzuriteFixture azurite) : IClassFixture<Azurite
         Assert.True(result.Outcome == IntakeOutcome.Accepted, string.Join(" ", result.Reasons));
     }
 }
-
-/// <summary>The tests that compare wall-clock latencies run alone.</summary>
-[CollectionDefinition(LatencyCollection.Name, DisableParallelization = true)]
-public sealed class LatencyCollectionDefinition;

@@ -28,29 +28,31 @@ public static class BenchPipelineCommand
         var preset = new Option<string>("--preset") { Description = "The architecture of the untrained model used when there is no other.", DefaultValueFactory = _ => "DiT-Small/4" };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass (the worker's MaxRowsPerPass; at most 256), and per job.", DefaultValueFactory = _ => 64 };
         var steps = new Option<int>("--steps") { Description = "Step budget of every image.", DefaultValueFactory = _ => 4 };
-        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many, the pipeline gets as many jobs of one batch each, taking turns in up to four rounds.", DefaultValueFactory = _ => 16 };
+        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many, the pipeline gets as many jobs of one batch each, taking turns in up to four rounds.", DefaultValueFactory = _ => 32 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads of the sampler, bare and in the worker alike (the worker's SamplerThreads); the other cores serve the storing stage and Azurite. Default 0: libtorch's choice, one per core." };
         var device = CommonOptions.Device();
         var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
         var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
         var command = new Command("bench-pipeline", "Measure end-to-end images/s through Azurite against the bare sampler's.")
         {
-            model, preset, batchSize, steps, batches, device, output, verbose,
+            model, preset, batchSize, steps, batches, threads, device, output, verbose,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             int size = parse.GetValue(batchSize), budget = parse.GetValue(steps), count = parse.GetValue(batches);
-            if (size is < 1 or > 256 || count < 1 || !StepBudget.IsValid(budget))
+            int samplerThreads = parse.GetValue(threads);
+            if (size is < 1 or > 256 || count < 1 || !StepBudget.IsValid(budget) || samplerThreads < 0)
             {
-                await parse.InvocationConfiguration.Error.WriteLineAsync("--batch-size must be 1 to 256, --batches at least 1, --steps a power of two from 1 to 128.");
+                await parse.InvocationConfiguration.Error.WriteLineAsync("--batch-size must be 1 to 256, --batches at least 1, --steps a power of two from 1 to 128, --threads 0 or more.");
                 return 1;
             }
 
             byte[] checkpoint = ResolveModel(parse.GetValue(model), parse.GetValue(preset)!, parse.InvocationConfiguration.Error);
-            Report report = await RunAsync(checkpoint, size, budget, count, parse.GetValue(device)!,
+            Report report = await RunAsync(checkpoint, size, budget, count, samplerThreads, parse.GetValue(device)!,
                 parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning, parse.InvocationConfiguration.Error, cancellationToken);
             TextWriter result = parse.InvocationConfiguration.Output;
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"model {report.Model}, batch {report.BatchSize}, {report.Steps} steps, {report.Device} {report.DType}"));
+                $"model {report.Model}, batch {report.BatchSize}, {report.Steps} steps, {report.Device} {report.DType}, {report.SamplerThreads} sampler threads of {Environment.ProcessorCount} cores"));
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"bare sampler:            {report.SamplerImagesPerSecond,10:F1} images/s"));
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -70,7 +72,7 @@ public static class BenchPipelineCommand
     }
 
     public sealed record Report(
-        string Model, string Device, string DType, int BatchSize, int Steps, int Images, double SamplerImagesPerSecond,
+        string Model, string Device, string DType, int SamplerThreads, int BatchSize, int Steps, int Images, double SamplerImagesPerSecond,
         double PipelineImagesPerSecond, double PipelineSeconds, long WorkerPasses, double MeanRowsPerPass, double WorkerSamplingSeconds,
         double Ratio, IReadOnlyList<double> RoundRatios)
     {
@@ -85,9 +87,14 @@ public static class BenchPipelineCommand
     }
 
     public static async Task<Report> RunAsync(
-        byte[] checkpoint, int batchSize, int steps, int batches, string deviceName, LogLevel logLevel, TextWriter log,
+        byte[] checkpoint, int batchSize, int steps, int batches, int samplerThreads, string deviceName, LogLevel logLevel, TextWriter log,
         CancellationToken cancellationToken)
     {
+        if (samplerThreads > 0)
+        {
+            set_num_threads(samplerThreads);   // for the bare sampler; the worker sets the same from its options
+        }
+
         Device device = Devices.Parse(deviceName);
         ScalarType dtype = Devices.SamplingType(device);
         using var stream = new MemoryStream(checkpoint, writable: false);
@@ -110,6 +117,7 @@ public static class BenchPipelineCommand
             {
                 worker.Device = deviceName;
                 worker.MaxRowsPerPass = batchSize;
+                worker.SamplerThreads = samplerThreads;
                 worker.PollInterval = TimeSpan.FromMilliseconds(100);
                 worker.ModelCacheDirectory = cache;
             }, logLevel, cancellationToken);
@@ -143,7 +151,7 @@ public static class BenchPipelineCommand
         double samplerImagesPerSecond = batches * batchSize / samplerTime.TotalSeconds;
         double pipelineImagesPerSecond = batches * batchSize / pipelineTime.TotalSeconds;
         long passes = after.ForwardPasses - before.ForwardPasses;
-        return new Report(network.Config.Name, device.ToString(), dtype.ToString(), batchSize, steps, batches * batchSize, samplerImagesPerSecond,
+        return new Report(network.Config.Name, device.ToString(), dtype.ToString(), get_num_threads(), batchSize, steps, batches * batchSize, samplerImagesPerSecond,
             pipelineImagesPerSecond, pipelineTime.TotalSeconds, passes, (double)(after.RowsInPasses - before.RowsInPasses) / passes,
             (after.SamplingTime - before.SamplingTime).TotalSeconds, pipelineImagesPerSecond / samplerImagesPerSecond, roundRatios);
     }
