@@ -28,7 +28,7 @@ public static class BenchPipelineCommand
         var preset = new Option<string>("--preset") { Description = "The architecture of the untrained model used when there is no other.", DefaultValueFactory = _ => "DiT-Small/4" };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass (the worker's MaxRowsPerPass; at most 256), and per job.", DefaultValueFactory = _ => 64 };
         var steps = new Option<int>("--steps") { Description = "Step budget of every image.", DefaultValueFactory = _ => 4 };
-        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many, the pipeline gets as many jobs of one batch each, taking turns in up to four rounds.", DefaultValueFactory = _ => 32 };
+        var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many, the pipeline gets as many jobs of one batch each, taking turns in up to four rounds.", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "CPU threads of the sampler, bare and in the worker alike (the worker's SamplerThreads); the other cores serve the storing stage and Azurite. Default 0: libtorch's choice, one per core." };
         var device = CommonOptions.Device();
         var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
@@ -123,9 +123,12 @@ public static class BenchPipelineCommand
             }, logLevel, cancellationToken);
             await DefaultModel.RegisterAsync(pipeline.Registry, checkpoint, cancellationToken);
 
-            // One untimed job loads the model and warms up the whole path; the bare sampler warms up in TimeSampler.
-            await RunJobsAsync(pipeline, "warm-up", 1, batchSize, steps, classes, cancellationToken);
-            before = await MetricsAfterAsync(pipeline, batchSize, cancellationToken);
+            // Untimed jobs, as many as a round has, load the model and warm up the whole path: .NET compiles the hot
+            // methods again, optimised, after their first calls, on a thread of its own that would otherwise share the
+            // cores with the first timed rounds. The bare sampler warms up in TimeSampler.
+            int warmUpJobs = batches / rounds;
+            await RunJobsAsync(pipeline, "warm-up", warmUpJobs, batchSize, steps, classes, cancellationToken);
+            before = await MetricsAfterAsync(pipeline, (long)warmUpJobs * batchSize, cancellationToken);
             for (int round = 0, done = 0; round < rounds; round++)
             {
                 int count = (batches - done) / (rounds - round);
@@ -134,7 +137,7 @@ public static class BenchPipelineCommand
                 var clock = Stopwatch.StartNew();
                 await RunJobsAsync(pipeline, string.Create(CultureInfo.InvariantCulture, $"timed-{round}"), count, batchSize, steps, classes, cancellationToken);
                 TimeSpan piped = clock.Elapsed;
-                await MetricsAfterAsync(pipeline, (1 + done + count) * (long)batchSize, cancellationToken);
+                await MetricsAfterAsync(pipeline, (warmUpJobs + done + count) * (long)batchSize, cancellationToken);
                 samplerTime += bare;
                 pipelineTime += piped;
                 roundRatios.Add(bare / piped);
