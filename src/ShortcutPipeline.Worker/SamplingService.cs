@@ -36,7 +36,8 @@ public sealed class SamplingService : IDisposable
         {
             if (options.SamplerThreads > 0)
             {
-                // Process-wide: the worker's process samples with this many threads, and its other threads have the rest.
+                // For the whole process, before its first kernel: libtorch gives each thread its count when that thread
+                // first runs one, so every thread that samples from now on uses this many.
                 set_num_threads(options.SamplerThreads);
                 this.logger.LogInformation("The CPU sampler uses {Threads} threads of the {Cores} cores.", options.SamplerThreads, Environment.ProcessorCount);
             }

@@ -90,10 +90,14 @@ public static class BenchPipelineCommand
         byte[] checkpoint, int batchSize, int steps, int batches, int samplerThreads, string deviceName, LogLevel logLevel, TextWriter log,
         CancellationToken cancellationToken)
     {
+        // Before any tensor: libtorch gives each thread its count when that thread first runs a kernel, so the bare
+        // sampler's thread and the worker's alike run on this many (the worker sets the same from its options).
         if (samplerThreads > 0)
         {
-            set_num_threads(samplerThreads);   // for the bare sampler; the worker sets the same from its options
+            set_num_threads(samplerThreads);
         }
+
+        int threads = get_num_threads();
 
         Device device = Devices.Parse(deviceName);
         ScalarType dtype = Devices.SamplingType(device);
@@ -154,7 +158,7 @@ public static class BenchPipelineCommand
         double samplerImagesPerSecond = batches * batchSize / samplerTime.TotalSeconds;
         double pipelineImagesPerSecond = batches * batchSize / pipelineTime.TotalSeconds;
         long passes = after.ForwardPasses - before.ForwardPasses;
-        return new Report(network.Config.Name, device.ToString(), dtype.ToString(), get_num_threads(), batchSize, steps, batches * batchSize, samplerImagesPerSecond,
+        return new Report(network.Config.Name, device.ToString(), dtype.ToString(), threads, batchSize, steps, batches * batchSize, samplerImagesPerSecond,
             pipelineImagesPerSecond, pipelineTime.TotalSeconds, passes, (double)(after.RowsInPasses - before.RowsInPasses) / passes,
             (after.SamplingTime - before.SamplingTime).TotalSeconds, pipelineImagesPerSecond / samplerImagesPerSecond, roundRatios);
     }
