@@ -545,24 +545,6 @@ public sealed class JobProgress
         span?.SetTag(TelemetryAttributes.JobState, record is null ? "unknown" : PipelineTelemetry.Lower(record.JobState));
 }
 
-/// <summary>What the entities of a job's partition (partition key: the job id) share.</summary>
-internal abstract class JobPartitionEntity(string rowKey) : ITableEntity
-{
-    public string PartitionKey { get; set; } = "";
-    public string RowKey { get; set; } = rowKey;
-    public DateTimeOffset? Timestamp { get; set; }
-    public ETag ETag { get; set; }
-
-    /// <summary>A copy under another row key of the same partition, to write as a new entity.</summary>
-    public ITableEntity CopyAs(string rowKey)
-    {
-        var copy = (JobPartitionEntity)MemberwiseClone();
-        copy.RowKey = rowKey;
-        copy.ETag = default;
-        return copy;
-    }
-}
-
 /// <summary>
 /// The status entity of one job in the jobs table (partition key: the job id; row key: <see cref="JobRowKey"/>), and every
 /// transition of its state: a new record is <see cref="Queued"/> or <see cref="Rejected"/>; then <see cref="Start"/>
@@ -573,7 +555,7 @@ internal abstract class JobPartitionEntity(string rowKey) : ITableEntity
 /// beside it, in a <see cref="JobMessageRecord"/> of the same partition, so that the many progress updates rewrite a small
 /// entity.
 /// </summary>
-internal sealed class JobStatusRecord() : JobPartitionEntity(JobRowKey)
+internal sealed class JobStatusRecord() : LifecycleRecord(JobRowKey)
 {
     public const string JobRowKey = "job";
 
@@ -590,10 +572,6 @@ internal sealed class JobStatusRecord() : JobPartitionEntity(JobRowKey)
     public int TotalImages { get; set; }
     public int DoneImages { get; set; }
     public byte[]? CompletedBitmap { get; set; }
-    public DateTimeOffset CreatedAt { get; set; }
-    public DateTimeOffset UpdatedAt { get; set; }
-    public DateTimeOffset? StartedAt { get; set; }
-    public DateTimeOffset? FinishedAt { get; set; }
     public string? Error { get; set; }
 
     // Idempotency: what was submitted under this id, and how far intake got with enqueueing its work.
@@ -738,7 +716,7 @@ internal sealed class JobStatusRecord() : JobPartitionEntity(JobRowKey)
 }
 
 /// <summary>The message a job was submitted with (row key <see cref="MessageRowKey"/> in the job's partition), written once.</summary>
-internal sealed class JobMessageRecord() : JobPartitionEntity(MessageRowKey)
+internal sealed class JobMessageRecord() : TableRecord(MessageRowKey)
 {
     public const string MessageRowKey = "message";
 

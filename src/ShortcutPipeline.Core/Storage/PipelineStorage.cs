@@ -7,7 +7,7 @@ using Microsoft.Extensions.Configuration;
 
 // The pipeline's storage: the service clients (from a connection string or the identity-based settings) and the queues,
 // containers and tables they reach under the names of StorageLayout.cs (PipelineStorage, PipelineStorageClients); how the
-// stores keep their table entities (OptimisticTableUpdate, TableJson); how the loops ride out storage outages
+// stores keep their table entities (TableRecord, LifecycleRecord, OptimisticTableUpdate, TableJson); how the loops ride out storage outages
 // (StorageFailures, OutageBackoff).
 
 namespace ShortcutPipeline.Core.Storage;
@@ -223,6 +223,33 @@ public sealed class PipelineStorageClients
 
 // How the stores of the jobs and runs tables (Jobs/JobStatus.cs, Training/TrainingRunStore.cs) keep their entities: read,
 // add, and read-modify-write with the ETag, and lists kept as JSON text.
+
+/// <summary>What every table entity of the pipeline has: the table service's four properties, and a row key of its kind.</summary>
+internal abstract class TableRecord(string rowKey) : ITableEntity
+{
+    public string PartitionKey { get; set; } = "";
+    public string RowKey { get; set; } = rowKey;
+    public DateTimeOffset? Timestamp { get; set; }
+    public ETag ETag { get; set; }
+
+    /// <summary>A copy under another row key of the same partition, to write as a new entity.</summary>
+    public ITableEntity CopyAs(string rowKey)
+    {
+        var copy = (TableRecord)MemberwiseClone();
+        copy.RowKey = rowKey;
+        copy.ETag = default;
+        return copy;
+    }
+}
+
+/// <summary>The record of something that is created, runs and ends (a job, a training run): when each happened.</summary>
+internal abstract class LifecycleRecord(string rowKey) : TableRecord(rowKey)
+{
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+}
 
 /// <summary>
 /// Read-modify-write of one table entity with its ETag: when another writer got in between (HTTP 412), the

@@ -6,17 +6,12 @@ namespace ShortcutPipeline.Core.Training;
 /// The entity of one training run in the runs table (partition key: the run id; row key: <see cref="RunRowKey"/>).
 /// Every change goes through <see cref="TrainingRunStore"/> with optimistic concurrency.
 /// </summary>
-internal sealed class TrainingRunRecord : ITableEntity
+internal sealed class TrainingRunRecord() : LifecycleRecord(RunRowKey)
 {
     public const string RunRowKey = "run";
 
     /// <summary>How much of an unreadable request the record keeps (characters; a table property holds 32K).</summary>
     public const int MaxRequestTextLength = 16 * 1024;
-
-    public string PartitionKey { get; set; } = "";
-    public string RowKey { get; set; } = RunRowKey;
-    public DateTimeOffset? Timestamp { get; set; }
-    public ETag ETag { get; set; }
 
     public string State { get; set; } = nameof(TrainingRunState.Queued);
     public string Trigger { get; set; } = nameof(TrainingTrigger.Manual);
@@ -39,10 +34,6 @@ internal sealed class TrainingRunRecord : ITableEntity
     public string? LastError { get; set; }
     public string? Trainer { get; set; }
     public bool Enqueued { get; set; }
-    public DateTimeOffset CreatedAt { get; set; }
-    public DateTimeOffset UpdatedAt { get; set; }
-    public DateTimeOffset? StartedAt { get; set; }
-    public DateTimeOffset? FinishedAt { get; set; }
 
     [IgnoreDataMember]
     public TrainingRunState RunState
