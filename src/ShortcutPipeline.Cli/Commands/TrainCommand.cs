@@ -12,73 +12,34 @@ public static class TrainCommand
     public static Command Create()
     {
         var dataset = new Option<string>("--dataset") { Description = "fashion-mnist, fashion-mnist:DIR, or a folder (IDX files, or one sub-folder of images per class).", DefaultValueFactory = _ => DatasetSource.FashionMnistName };
-        var preset = new Option<string>("--preset") { Description = $"Model preset: {string.Join(", ", DiT.PresetNames)}.", DefaultValueFactory = _ => "DiT-Small/4" };
-        var inputSize = new Option<int?>("--input-size") { Description = "Image size the model trains at (default: the preset's; Fashion-MNIST is resized to it)." };
-        var channels = new Option<int?>("--channels") { Description = "Image channels: 1 (grayscale) or 3 (RGB). Default: the preset's." };
         var steps = new Option<long>("--steps") { Description = "Total training steps (a resumed run continues to this total).", DefaultValueFactory = _ => 5000 };
-        var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 64 };
-        var learningRate = new Option<double>("--lr") { Description = "AdamW learning rate.", DefaultValueFactory = _ => 1e-4 };
-        var weightDecay = new Option<double>("--weight-decay") { DefaultValueFactory = _ => 0.1 };
-        var emaDecay = new Option<double>("--ema-decay") { DefaultValueFactory = _ => 0.999 };
-        var objective = new Option<string>("--objective") { Description = "shortcut, or flow-matching (the baseline).", DefaultValueFactory = _ => "shortcut" };
-        var source = new Option<string>("--bootstrap-source") { Description = "Weights that compute the self-consistency targets: current, ema, ema-warmup.", DefaultValueFactory = _ => "current" };
-        var fraction = new Option<double>("--bootstrap-fraction") { Description = "Fraction of each batch with self-consistency targets.", DefaultValueFactory = _ => 0.25 };
-        var bootstrapCfg = new Option<double?>("--bootstrap-cfg") { Description = "Guidance scale inside the self-consistency targets (default: none)." };
-        var labelDropout = new Option<double>("--label-dropout") { DefaultValueFactory = _ => 0.1 };
-        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
         var device = CommonOptions.Device();
-        var patchSize = new Option<int?>("--patch-size") { Description = "Patch size (default: the preset's)." };
-        var hiddenSize = new Option<int?>("--hidden-size") { Description = "Hidden size (default: the preset's)." };
-        var depth = new Option<int?>("--depth") { Description = "Transformer blocks (default: the preset's)." };
-        var numHeads = new Option<int?>("--num-heads") { Description = "Attention heads (default: the preset's)." };
-        var targetClip = new Option<double>("--target-clip") { Description = "Clip of the self-consistency targets and their intermediate x.", DefaultValueFactory = _ => 4.0 };
-        var emaWarmup = new Option<bool?>("--ema-warmup") { Description = "Warm the EMA decay up (default: on, except with --bootstrap-source ema)." };
-        var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 forward and backward over float32 master weights (CUDA)." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 1000 };
         var gridBudgets = new Option<string>("--grid-budgets") { Description = "Step budgets of the sample grid beside each checkpoint.", DefaultValueFactory = _ => "1,4,128" };
         var output = new Option<string>("--out") { Description = "Run folder: checkpoints, sampling exports, grids, loss.csv, loss.png. A folder with checkpoints is resumed.", Required = true };
-        var command = new Command("train", "Train a shortcut model (one network, one phase, every step size).")
+        var command = new Command("train", "Train a shortcut model (one network, one phase, every step size).") { dataset };
+        foreach (TrainingFlag flag in TrainingFlags)
         {
-            dataset, preset, inputSize, channels, patchSize, hiddenSize, depth, numHeads, steps, batchSize, learningRate, weightDecay,
-            emaDecay, emaWarmup, objective, source, fraction, bootstrapCfg, labelDropout, targetClip, seed, device, bf16, checkpointEvery,
-            gridBudgets, output,
-        };
+            command.Options.Add(flag.Option);
+        }
+
+        foreach (Option option in new Option[] { steps, device, checkpointEvery, gridBudgets, output })
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(async (parse, cancellationToken) =>
         {
             var dev = Devices.Parse(parse.GetValue(device)!);
             string outDir = parse.GetValue(output)!;
+            TrainingConfig training = ReadTrainingConfig(parse);
             var loop = new TrainingLoopOptions
             {
                 OutputDirectory = outDir,
                 TotalSteps = parse.GetValue(steps),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 GridBudgets = CommonOptions.ParseInts(parse.GetValue(gridBudgets)!),
-                ExportType = parse.GetValue(bf16) ? ScalarType.BFloat16 : ScalarType.Float32,
-            };
-
-            // Every flag lands in the one TrainingConfig record (the same one a training request is, and checkpoints keep).
-            var training = new TrainingConfig
-            {
-                Preset = parse.GetValue(preset)!,
-                InputSize = parse.GetValue(inputSize),
-                Channels = parse.GetValue(channels),
-                PatchSize = parse.GetValue(patchSize),
-                HiddenSize = parse.GetValue(hiddenSize),
-                Depth = parse.GetValue(depth),
-                NumHeads = parse.GetValue(numHeads),
-                Objective = ParseObjective(parse.GetValue(objective)!),
-                BootstrapFraction = parse.GetValue(fraction),
-                BootstrapSource = ParseSource(parse.GetValue(source)!),
-                BootstrapCfgScale = parse.GetValue(bootstrapCfg),
-                LabelDropout = parse.GetValue(labelDropout),
-                TargetClip = parse.GetValue(targetClip),
-                BatchSize = parse.GetValue(batchSize),
-                LearningRate = parse.GetValue(learningRate),
-                WeightDecay = parse.GetValue(weightDecay),
-                EmaDecay = parse.GetValue(emaDecay),
-                EmaWarmup = parse.GetValue(emaWarmup),
-                Seed = parse.GetValue(seed),
-                BFloat16 = parse.GetValue(bf16),
+                ExportType = training.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32,
             };
             training.Validate();
 
@@ -106,6 +67,38 @@ public static class TrainCommand
         return command;
     }
 
+    /// <summary>
+    /// The flags of <see cref="TrainingConfig"/>, a flag a knob: its name, what it says, and where its value goes. The
+    /// defaults are the record's own, so the command line, a training request and a checkpoint's metadata cannot drift.
+    /// </summary>
+    internal static IReadOnlyList<TrainingFlag> TrainingFlags { get; } =
+    [
+        TrainingFlag.Of("--preset", $"Model preset: {string.Join(", ", DiT.PresetNames)}.", c => c.Preset, (c, v) => c with { Preset = v }),
+        TrainingFlag.Of("--input-size", "Image size the model trains at (default: the preset's; Fashion-MNIST is resized to it).", c => c.InputSize, (c, v) => c with { InputSize = v }),
+        TrainingFlag.Of("--channels", "Image channels: 1 (grayscale) or 3 (RGB). Default: the preset's.", c => c.Channels, (c, v) => c with { Channels = v }),
+        TrainingFlag.Of("--patch-size", "Patch size (default: the preset's).", c => c.PatchSize, (c, v) => c with { PatchSize = v }),
+        TrainingFlag.Of("--hidden-size", "Hidden size (default: the preset's).", c => c.HiddenSize, (c, v) => c with { HiddenSize = v }),
+        TrainingFlag.Of("--depth", "Transformer blocks (default: the preset's).", c => c.Depth, (c, v) => c with { Depth = v }),
+        TrainingFlag.Of("--num-heads", "Attention heads (default: the preset's).", c => c.NumHeads, (c, v) => c with { NumHeads = v }),
+        TrainingFlag.Of("--objective", "shortcut, or flow-matching (the baseline).", c => ObjectiveName(c.Objective), (c, v) => c with { Objective = ParseObjective(v) }),
+        TrainingFlag.Of("--bootstrap-fraction", "Fraction of each batch with self-consistency targets.", c => c.BootstrapFraction, (c, v) => c with { BootstrapFraction = v }),
+        TrainingFlag.Of("--bootstrap-source", "Weights that compute the self-consistency targets: current, ema, ema-warmup.", c => SourceName(c.BootstrapSource), (c, v) => c with { BootstrapSource = ParseSource(v) }),
+        TrainingFlag.Of("--bootstrap-cfg", "Guidance scale inside the self-consistency targets (default: none).", c => c.BootstrapCfgScale, (c, v) => c with { BootstrapCfgScale = v }),
+        TrainingFlag.Of("--label-dropout", "Fraction of labels dropped to the null class (classifier-free guidance).", c => c.LabelDropout, (c, v) => c with { LabelDropout = v }),
+        TrainingFlag.Of("--target-clip", "Clip of the self-consistency targets and their intermediate x.", c => c.TargetClip, (c, v) => c with { TargetClip = v }),
+        TrainingFlag.Of("--batch-size", "Images per training step.", c => c.BatchSize, (c, v) => c with { BatchSize = v }),
+        TrainingFlag.Of("--lr", "AdamW learning rate.", c => c.LearningRate, (c, v) => c with { LearningRate = v }),
+        TrainingFlag.Of("--weight-decay", "AdamW weight decay.", c => c.WeightDecay, (c, v) => c with { WeightDecay = v }),
+        TrainingFlag.Of("--ema-decay", "Decay of the weights' exponential moving average.", c => c.EmaDecay, (c, v) => c with { EmaDecay = v }),
+        TrainingFlag.Of("--ema-warmup", "Warm the EMA decay up (default: on, except with --bootstrap-source ema).", c => c.EmaWarmup, (c, v) => c with { EmaWarmup = v }),
+        TrainingFlag.Of("--seed", "Seed of the weights, the batches and the noise.", c => c.Seed, (c, v) => c with { Seed = v }),
+        TrainingFlag.Of("--bf16", "bfloat16 forward and backward over float32 master weights (CUDA); the sampling exports in bfloat16.", c => c.BFloat16, (c, v) => c with { BFloat16 = v }),
+    ];
+
+    /// <summary>The <see cref="TrainingConfig"/> the flags of <paramref name="parse"/> make.</summary>
+    internal static TrainingConfig ReadTrainingConfig(ParseResult parse) =>
+        TrainingFlags.Aggregate(new TrainingConfig(), (config, flag) => flag.Apply(config, parse));
+
     private static Model.Trainer Resume(string checkpoint, Device device)
     {
         Console.Error.WriteLine($"resuming from {checkpoint}");
@@ -129,6 +122,15 @@ public static class TrainCommand
         };
     }
 
+    private static string ObjectiveName(TrainingObjective objective) => objective == TrainingObjective.FlowMatching ? "flow-matching" : "shortcut";
+
+    private static string SourceName(BootstrapSource source) => source switch
+    {
+        BootstrapSource.Ema => "ema",
+        BootstrapSource.EmaWithWarmup => "ema-warmup",
+        _ => "current",
+    };
+
     internal static TrainingObjective ParseObjective(string value) => value switch
     {
         "shortcut" => TrainingObjective.Shortcut,
@@ -143,6 +145,20 @@ public static class TrainCommand
         "ema-warmup" or "emaWithWarmup" => BootstrapSource.EmaWithWarmup,
         _ => throw new ArgumentException($"--bootstrap-source {value}: expected current, ema or ema-warmup."),
     };
+}
+
+/// <summary>One flag of <c>shortcut train</c> for one <see cref="TrainingConfig"/> knob: the option, and how its value changes the record.</summary>
+internal sealed record TrainingFlag(Option Option, Func<TrainingConfig, ParseResult, TrainingConfig> Apply)
+{
+    private static readonly TrainingConfig Defaults = new();
+
+    /// <summary>A flag whose default is the knob's value in a new <see cref="TrainingConfig"/>.</summary>
+    public static TrainingFlag Of<T>(string name, string description, Func<TrainingConfig, T> read, Func<TrainingConfig, T, TrainingConfig> write)
+    {
+        T fallback = read(Defaults);
+        var option = new Option<T>(name) { Description = description, DefaultValueFactory = _ => fallback };
+        return new TrainingFlag(option, (config, parse) => write(config, parse.GetValue(option)!));
+    }
 }
 
 /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool, out of order).</summary>
