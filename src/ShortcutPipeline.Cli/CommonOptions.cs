@@ -12,6 +12,25 @@ public static class CommonOptions
         DefaultValueFactory = _ => "auto",
     };
 
+    /// <summary>The benchmarks' model: a sampling export; without one, the embedded model, else an untrained <see cref="BenchPreset"/>.</summary>
+    public static Option<string?> BenchModel() => new("--model")
+    {
+        Description = "A sampling export (.safetensors); default: the embedded model, else an untrained --preset (the same work per image).",
+    };
+
+    /// <summary>The architecture of the untrained model a benchmark times when it has no other.</summary>
+    public static Option<string> BenchPreset() => new("--preset")
+    {
+        Description = "The architecture of the untrained model used when there is no other.",
+        DefaultValueFactory = _ => "DiT-Small/4",
+    };
+
+    /// <summary>Where a benchmark writes its figures as JSON.</summary>
+    public static Option<string?> ReportFile() => new("--out") { Description = "Write the figures to this JSON file." };
+
+    /// <summary>Show the local pipeline's logs.</summary>
+    public static Option<bool> Verbose() => new("--verbose") { Description = "Show the intake's and the worker's logs." };
+
     /// <summary>"1,4,128" or "1-128" (powers of two from 1 to 128).</summary>
     public static IReadOnlyList<int> ParseInts(string value)
     {

@@ -28,7 +28,7 @@ public static class BenchCommand
         var batches = new Option<string>("--batch-sizes") { Description = "Batch sizes to time.", DefaultValueFactory = _ => "1,16,64" };
         var memoryBatches = new Option<int>("--memory-batches") { Description = "Sampler batches for the memory check.", DefaultValueFactory = _ => 1000 };
         var trainSteps = new Option<int>("--train-steps") { Description = "Timed training steps (batch 64).", DefaultValueFactory = _ => 20 };
-        var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
+        var output = CommonOptions.ReportFile();
         var command = new Command("bench", "Measure sampler and training throughput, efficiency against matmul, and memory.")
         {
             preset, imageSize, channels, device, bf16, budgets, batches, memoryBatches, trainSteps, output,

@@ -24,15 +24,15 @@ public static class BenchPipelineCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "A sampling export (.safetensors); default: the embedded model, else an untrained --preset (same cost)." };
-        var preset = new Option<string>("--preset") { Description = "The architecture of the untrained model used when there is no other.", DefaultValueFactory = _ => "DiT-Small/4" };
+        var model = CommonOptions.BenchModel();
+        var preset = CommonOptions.BenchPreset();
         var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass (the worker's MaxRowsPerPass; at most 256), and per job.", DefaultValueFactory = _ => 64 };
         var steps = new Option<int>("--steps") { Description = "Step budget of every image.", DefaultValueFactory = _ => 4 };
         var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many, the pipeline gets as many jobs of one batch each, taking turns in up to four rounds.", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "CPU threads of the sampler, bare and in the worker alike (the worker's SamplerThreads); the other cores serve the storing stage and Azurite. Default 0: libtorch's choice, one per core." };
         var device = CommonOptions.Device();
-        var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
-        var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
+        var output = CommonOptions.ReportFile();
+        var verbose = CommonOptions.Verbose();
         var command = new Command("bench-pipeline", "Measure end-to-end images/s through Azurite against the bare sampler's.")
         {
             model, preset, batchSize, steps, batches, threads, device, output, verbose,

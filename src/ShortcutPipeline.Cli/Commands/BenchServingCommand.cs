@@ -29,8 +29,8 @@ public static class BenchServingCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "A sampling export (.safetensors); default: the embedded model, else an untrained --preset." };
-        var preset = new Option<string>("--preset") { Description = "The architecture of the untrained model used when there is no other.", DefaultValueFactory = _ => "DiT-Small/4" };
+        var model = CommonOptions.BenchModel();
+        var preset = CommonOptions.BenchPreset();
         var rows = new Option<int>("--max-rows-per-pass") { Description = "The worker's row limit.", DefaultValueFactory = _ => 64 };
         var rate = new Option<double>("--rate") { Description = "Mean job arrivals per second (Poisson arrivals).", DefaultValueFactory = _ => 8 };
         var duration = new Option<double>("--duration") { Description = "Seconds of arrivals per phase.", DefaultValueFactory = _ => 20 };
@@ -40,8 +40,8 @@ public static class BenchServingCommand
         var backlogImages = new Option<int>("--saturate-images-per-job") { Description = "Images per job of the saturated phase (16: one work item each, so that the intake keeps up).", DefaultValueFactory = _ => 16 };
         var seed = new Option<int>("--seed") { Description = "Seed of the arrival times and budgets.", DefaultValueFactory = _ => 0 };
         var device = CommonOptions.Device();
-        var output = new Option<string?>("--out") { Description = "Write the figures to this JSON file." };
-        var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
+        var output = CommonOptions.ReportFile();
+        var verbose = CommonOptions.Verbose();
         var command = new Command("bench-serving", "Measure per-budget latency and rows per pass under an open-loop mixed-budget load, against the earlier batching.")
         {
             model, preset, rows, rate, duration, mix, images, backlog, backlogImages, seed, device, output, verbose,

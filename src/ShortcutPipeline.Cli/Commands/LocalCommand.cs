@@ -31,7 +31,7 @@ public static class LocalCommand
         var trainSteps = new Option<long>("--train-steps") { Description = "Training steps of the fallback model (only when this build has no embedded model).", DefaultValueFactory = _ => 2000 };
         var device = CommonOptions.Device();
         var timeout = new Option<TimeSpan>("--timeout") { Description = "Give up waiting for the jobs after this long.", DefaultValueFactory = _ => TimeSpan.FromMinutes(30) };
-        var verbose = new Option<bool>("--verbose") { Description = "Show the intake's and the worker's logs." };
+        var verbose = CommonOptions.Verbose();
         var command = new Command("local", "Run the pipeline locally against Azurite: example jobs in, PNGs and contact sheets out.")
         {
             output, jobs, model, trainSteps, device, timeout, verbose,
