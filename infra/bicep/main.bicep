@@ -66,10 +66,10 @@ param trainingInterval string = '7.00:00:00'
 @description('The training request (JSON without a runId) the timer launches (Training__Request); empty: none. The default trains on the Fashion-MNIST IDX files uploaded to datasets/fashion-mnist/.')
 param trainingRequest string = '{"model":"fashion","preset":"DiT-Small/4","dataset":"blob:fashion-mnist","steps":20000,"batchSize":128,"checkpointEvery":1000}'
 
-@description('Tag of the worker and trainer images in the registry (see infra/README.md for building them).')
+@description('Tag of the GPU image (shortcut: the worker app and the trainer job) in the registry (see infra/README.md for building it).')
 param imageTag string = 'latest'
 
-@description('False on the first deployment, before the images exist in the new registry; true afterwards.')
+@description('False on the first deployment, before the image exists in the new registry; true afterwards.')
 param deployContainerApps bool = true
 
 @description('Object id of the operator (`az ad signed-in-user show --query id -o tsv`), who gets Storage Blob, Queue and Table Data Contributor on the storage account: shared keys are off, so the CLI and dataset uploads need them. Empty: nobody.')
@@ -218,7 +218,7 @@ module worker 'modules/worker.bicep' = if (deployContainerApps) {
     workloadProfileName: containerEnvironment.outputs.gpuProfileName
     identity: identities.outputs.worker
     registryServer: registry.outputs.loginServer
-    image: '${registry.outputs.loginServer}/shortcut-worker:${imageTag}'
+    image: '${registry.outputs.loginServer}/shortcut:${imageTag}'
     cpu: gpu.cpu
     memory: gpu.memory
     storageAccountName: storage.outputs.accountName
@@ -244,7 +244,7 @@ module trainer 'modules/trainer.bicep' = if (deployContainerApps) {
     workloadProfileName: containerEnvironment.outputs.gpuProfileName
     identity: identities.outputs.trainer
     registryServer: registry.outputs.loginServer
-    image: '${registry.outputs.loginServer}/shortcut-trainer:${imageTag}'
+    image: '${registry.outputs.loginServer}/shortcut:${imageTag}'
     cpu: gpu.cpu
     memory: gpu.memory
     storageAccountName: storage.outputs.accountName

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the worker and trainer images and puts them in an Azure container registry, from the committed files
+# Builds the GPU image (the `shortcut` command line: the worker app runs `shortcut worker`, the trainer job
+# `shortcut trainer --once`) and puts it in an Azure container registry, from the committed files
 # only (git archive of HEAD), so local build outputs never enter the build context.
 #
 # Usage: infra/scripts/build-images.sh [--local] <registry name> [tag]   (default tag: latest)
@@ -26,14 +27,10 @@ if [[ $mode == local ]]; then
   az acr login --name "$registry"
 fi
 
-for app in Worker Trainer; do
-  image="shortcut-${app,,}:$tag"
-  if [[ $mode == local ]]; then
-    "$docker" build --platform linux/amd64 --file "$context/infra/docker/gpu-app.Dockerfile" \
-      --build-arg "APP=$app" --tag "$login_server/$image" "$context"
-    "$docker" push "$login_server/$image"
-  else
-    az acr build --registry "$registry" --image "$image" --file infra/docker/gpu-app.Dockerfile \
-      --build-arg "APP=$app" --timeout 7200 "$context"
-  fi
-done
+image="shortcut:$tag"
+if [[ $mode == local ]]; then
+  "$docker" build --platform linux/amd64 --file "$context/infra/docker/gpu-app.Dockerfile" --tag "$login_server/$image" "$context"
+  "$docker" push "$login_server/$image"
+else
+  az acr build --registry "$registry" --image "$image" --file infra/docker/gpu-app.Dockerfile --timeout 7200 "$context"
+fi

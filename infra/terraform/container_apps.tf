@@ -72,7 +72,8 @@ resource "azapi_resource" "worker" {
         containers = [
           {
             name  = "worker"
-            image = "${azurerm_container_registry.main.login_server}/shortcut-worker:${var.image_tag}"
+            image = "${azurerm_container_registry.main.login_server}/shortcut:${var.image_tag}"
+            args  = ["worker"]
             resources = {
               cpu    = local.gpu.cpu
               memory = local.gpu.memory
@@ -157,7 +158,9 @@ resource "azapi_resource" "trainer" {
         containers = [
           {
             name  = "trainer"
-            image = "${azurerm_container_registry.main.login_server}/shortcut-trainer:${var.image_tag}"
+            image = "${azurerm_container_registry.main.login_server}/shortcut:${var.image_tag}"
+            # One training request, then the job's execution ends.
+            args = ["trainer", "--once"]
             resources = {
               cpu    = local.gpu.cpu
               memory = local.gpu.memory

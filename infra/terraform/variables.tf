@@ -135,13 +135,13 @@ variable "training_request" {
 variable "image_tag" {
   type        = string
   default     = "latest"
-  description = "Tag of the worker and trainer images in the registry (see infra/README.md for building them)."
+  description = "Tag of the GPU image (shortcut: the worker app and the trainer job) in the registry (see infra/README.md for building it)."
 }
 
 variable "deploy_container_apps" {
   type        = bool
   default     = true
-  description = "False on the first apply, before the images exist in the new registry; true afterwards."
+  description = "False on the first apply, before the image exists in the new registry; true afterwards."
 }
 
 variable "operator_principal_id" {

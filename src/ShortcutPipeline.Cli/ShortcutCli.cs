@@ -40,6 +40,8 @@ public static class ShortcutCli
         BenchCommand.Create(),
         BenchPipelineCommand.Create(),
         BenchServingCommand.Create(),
+        HostCommands.Worker(),
+        HostCommands.Trainer(),
     };
 
     /// <summary>
@@ -49,15 +51,16 @@ public static class ShortcutCli
     public static async Task<int> InvokeAsync(string[] args, TextWriter? output = null, TextWriter? error = null,
         CancellationToken cancellationToken = default)
     {
+        var parse = CreateRootCommand().Parse(args);
         var configuration = new InvocationConfiguration
         {
             EnableDefaultExceptionHandler = false,
             Output = output ?? Console.Out,
             Error = error ?? Console.Error,
-            // Ctrl+C and SIGTERM cancel the command's token; it then has this long to finish (the worker stores what it started).
-            ProcessTerminationTimeout = TimeSpan.FromMinutes(2),
+            // Ctrl+C and SIGTERM cancel the command's token; it then has this long to finish (the worker stores what it
+            // started). The worker's and trainer's hosts take the signals themselves, with their own shutdown timeouts.
+            ProcessTerminationTimeout = HostCommands.HandlesSignals(parse.CommandResult.Command) ? null : TimeSpan.FromMinutes(2),
         };
-        var parse = CreateRootCommand().Parse(args);
         try
         {
             return await parse.InvokeAsync(configuration, cancellationToken);

@@ -2,12 +2,42 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Health;
 using ShortcutPipeline.Core.Queues;
 using ShortcutPipeline.Core.Telemetry;
 
 namespace ShortcutPipeline.Worker;
+
+/// <summary>
+/// The worker's own process: <c>shortcut worker</c>, the worker app of the GPU image. The storage settings (SettingNames: a
+/// ShortcutStorage connection string locally, the identity-based ShortcutStorage__*ServiceUri settings in Azure),
+/// ShortcutPipeline__Storage__* names and the ShortcutPipeline__Worker__* tuning (WorkerOptions, ModelPreloadOptions), the
+/// health port (ShortcutPipeline__Health__Port) and APPLICATIONINSIGHTS_CONNECTION_STRING (telemetry; without it, to the
+/// console) come from the environment, or from <c>--Name=value</c> arguments. SIGTERM stops it gracefully: the rows in
+/// flight are finished and stored (<see cref="WorkerOptions.ShutdownTimeout"/>).
+/// </summary>
+public static class WorkerHost
+{
+    /// <summary>Runs the worker until it is stopped (SIGTERM, Ctrl+C) or <paramref name="cancellationToken"/> is cancelled.</summary>
+    public static async Task RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
+            console.UseUtcTimestamp = true;
+        });
+        builder.Services.AddShortcutPipelineCore(builder.Configuration);
+        builder.Services.AddShortcutPipelineWorker(builder.Configuration);
+        builder.Services.AddShortcutPipelineWorkerHost(builder.Configuration);
+        using IHost host = builder.Build();
+        await host.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
 
 /// <summary>Registers the worker (the worker host and the local run call this after <c>AddShortcutPipelineCore</c>).</summary>
 public static class WorkerServiceCollectionExtensions

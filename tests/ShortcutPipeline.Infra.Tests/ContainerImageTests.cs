@@ -7,8 +7,8 @@ namespace ShortcutPipeline.Infra.Tests;
 /// <summary>
 /// The Dockerfile and the publish scripts (Docker cannot run here, so the images are not built): every
 /// path they use exists, and they build what the stacks deploy.
-/// The Worker, Trainer and Functions cases need src/ShortcutPipeline.Worker, src/ShortcutPipeline.Trainer and
-/// functions/ShortcutPipeline.Functions.csproj: they fail on a branch without those projects.
+/// The image and Functions cases need src/ShortcutPipeline.Cli and functions/ShortcutPipeline.Functions.csproj: they
+/// fail on a branch without those projects.
 /// </summary>
 public sealed partial class ContainerImageTests
 {
@@ -29,18 +29,18 @@ public sealed partial class ContainerImageTests
             $"COPY {source}: no such path in the repository"));
     }
 
-    [Theory]
-    [InlineData("Worker")]
-    [InlineData("Trainer")]
-    public void TheDockerfilePublishesTheAppsProjectWithTheCudaBackend(string app)
+    [Fact]
+    public void TheDockerfilePublishesTheCommandLineWithTheCudaBackendAndRunsIt()
     {
         string text = File.ReadAllText(Dockerfile);
         Match publish = PublishCommand().Match(text);
 
+        // One image for the worker and the trainer: `shortcut worker` and `shortcut trainer`, the stacks give the command.
         Assert.True(publish.Success, "the Dockerfile has no dotnet publish of a project");
         Assert.Contains("-p:TorchBackend=cuda", publish.Value, StringComparison.Ordinal);
-        string project = publish.Groups["project"].Value.Replace("${APP}", app, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(RepositoryPaths.Root, project)), $"{project} does not exist");
+        Assert.Equal("src/ShortcutPipeline.Cli/ShortcutPipeline.Cli.csproj", publish.Groups["project"].Value);
+        Assert.True(File.Exists(Path.Combine(RepositoryPaths.Root, publish.Groups["project"].Value)));
+        Assert.Matches(@"(?m)^ENTRYPOINT\s+\[""dotnet"",\s*""/app/shortcut\.dll""\]\s*$", FinalStage());
     }
 
     [Fact]
@@ -80,18 +80,15 @@ public sealed partial class ContainerImageTests
     {
         "az acr show --name crtest --query loginServer --output tsv",
         "az acr login --name crtest",
-        "docker build --platform linux/amd64 --file CONTEXT/infra/docker/gpu-app.Dockerfile --build-arg APP=Worker --tag crtest.azurecr.io/shortcut-worker:v7 CONTEXT",
-        "docker push crtest.azurecr.io/shortcut-worker:v7",
-        "docker build --platform linux/amd64 --file CONTEXT/infra/docker/gpu-app.Dockerfile --build-arg APP=Trainer --tag crtest.azurecr.io/shortcut-trainer:v7 CONTEXT",
-        "docker push crtest.azurecr.io/shortcut-trainer:v7",
+        "docker build --platform linux/amd64 --file CONTEXT/infra/docker/gpu-app.Dockerfile --tag crtest.azurecr.io/shortcut:v7 CONTEXT",
+        "docker push crtest.azurecr.io/shortcut:v7",
     })]
     [InlineData("", new[]
     {
-        "az acr build --registry crtest --image shortcut-worker:v7 --file infra/docker/gpu-app.Dockerfile --build-arg APP=Worker --timeout 7200 CONTEXT",
-        "az acr build --registry crtest --image shortcut-trainer:v7 --file infra/docker/gpu-app.Dockerfile --build-arg APP=Trainer --timeout 7200 CONTEXT",
+        "az acr build --registry crtest --image shortcut:v7 --file infra/docker/gpu-app.Dockerfile --timeout 7200 CONTEXT",
     })]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public async Task TheImageScriptBuildsBothImagesInTheRegistryOrLocallyAndPushesThem(string mode, string[] expected)
+    public async Task TheImageScriptBuildsTheImageInTheRegistryOrLocallyAndPushesIt(string mode, string[] expected)
     {
         // Neither Docker nor the Azure CLI can run here: stand-ins on PATH record each call, answer `az acr show`
         // with a login server, and check that the build context is an export of the repository.
@@ -101,7 +98,7 @@ public sealed partial class ContainerImageTests
             #!/usr/bin/env bash
             context="${@: -1}"
             if [[ "$*" == *" build "* || "$1" == build ]]; then
-              [[ -f "$context/src/ShortcutPipeline.Worker/ShortcutPipeline.Worker.csproj" && -f "$context/infra/docker/gpu-app.Dockerfile" ]] || { echo "no repository export at $context" >&2; exit 9; }
+              [[ -f "$context/src/ShortcutPipeline.Cli/ShortcutPipeline.Cli.csproj" && -f "$context/infra/docker/gpu-app.Dockerfile" ]] || { echo "no repository export at $context" >&2; exit 9; }
               set -- "${@/$context/CONTEXT}"
             fi
             echo "$(basename "$0") $*" >> '{{calls}}'
@@ -134,20 +131,18 @@ public sealed partial class ContainerImageTests
     }
 
     [Fact]
-    public void TheImageScriptBuildsTheImagesThatBothStacksDeploy()
+    public void TheImageScriptBuildsTheImageThatBothStacksDeploy()
     {
         string script = File.ReadAllText(Path.Combine(RepositoryLayout.ScriptsDirectory, "build-images.sh"));
         string bicep = string.Concat(Directory.EnumerateFiles(RepositoryLayout.BicepDirectory, "*.bicep", SearchOption.AllDirectories).Select(File.ReadAllText));
         string terraform = string.Concat(Directory.EnumerateFiles(RepositoryLayout.TerraformDirectory, "*.tf").Select(File.ReadAllText));
 
         Assert.Contains("--file infra/docker/gpu-app.Dockerfile", script, StringComparison.Ordinal);
-        Assert.Contains("for app in Worker Trainer", script, StringComparison.Ordinal);
-        Assert.Contains("image=\"shortcut-${app,,}:$tag\"", script, StringComparison.Ordinal);
-        foreach (string image in new[] { "/shortcut-worker:", "/shortcut-trainer:" })
-        {
-            Assert.Contains(image, bicep, StringComparison.Ordinal);
-            Assert.Contains(image, terraform, StringComparison.Ordinal);
-        }
+        Assert.Contains("image=\"shortcut:$tag\"", script, StringComparison.Ordinal);
+        Assert.Equal(2, Regex.Matches(bicep, "/shortcut:").Count);
+        Assert.Equal(2, Regex.Matches(terraform, "/shortcut:").Count);
+        Assert.DoesNotContain("/shortcut-worker:", bicep + terraform, StringComparison.Ordinal);
+        Assert.DoesNotContain("/shortcut-trainer:", bicep + terraform, StringComparison.Ordinal);
     }
 
     [Theory]

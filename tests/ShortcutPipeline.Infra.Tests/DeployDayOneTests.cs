@@ -65,6 +65,18 @@ public sealed class DeployDayOneTests(InfraFixture fixture)
 
     [Theory]
     [MemberData(nameof(GpuApps))]
+    public void TheGpuAppsRunTheirCommandOfTheOneImage(string stack, PipelineApp app)
+    {
+        JsonObject container = Assert.Single(ArmShapes.AppContainers(fixture.Stack(stack).AppProperties[app]));
+        string[] args = (container["args"]?.AsArray() ?? []).Select(arg => arg!.GetValue<string>()).ToArray();
+
+        // The image's entry point is `dotnet shortcut.dll`; the worker app serves, the trainer job trains one request and exits.
+        Assert.Equal(app == PipelineApp.Worker ? ["worker"] : ["trainer", "--once"], args);
+        Assert.Null(container["command"]);
+    }
+
+    [Theory]
+    [MemberData(nameof(GpuApps))]
     public void TheGpuAppsHaveHealthProbesOnTheHealthPort(string stack, PipelineApp app)
     {
         JsonObject container = Assert.Single(ArmShapes.AppContainers(fixture.Stack(stack).AppProperties[app]));

@@ -7,8 +7,8 @@ using ShortcutPipeline.Testing;
 namespace ShortcutPipeline.Trainer.Tests;
 
 /// <summary>
-/// The trainer as its own process (<see cref="AppProcess"/> over <c>ShortcutPipeline.Trainer.dll</c> from its build
-/// output), configured the way the container is, through environment variables: the Azurite connection, the isolated
+/// The trainer as its own process, as the GPU image runs it (<see cref="AppProcess"/> over <c>shortcut.dll trainer</c> from
+/// the command line's build output), configured the way the container is, through environment variables: the Azurite connection, the isolated
 /// storage names, short timeouts. Disposing it kills it if it still runs.
 /// </summary>
 internal sealed class TrainerProcess : IDisposable
@@ -24,9 +24,9 @@ internal sealed class TrainerProcess : IDisposable
     /// <summary>The port of its health endpoints (each trainer process gets a free one).</summary>
     public int HealthPort { get; }
 
-    /// <summary>The trainer's assembly in its own build output (same configuration and framework as the tests).</summary>
+    /// <summary>The command line's assembly in its build output (same configuration and framework as the tests).</summary>
     public static string AssemblyPath =>
-        Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Trainer")), "ShortcutPipeline.Trainer.dll");
+        Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Cli")), "shortcut.dll");
 
     /// <summary>Everything the process wrote so far.</summary>
     public string Output => app.Output;
@@ -35,7 +35,7 @@ internal sealed class TrainerProcess : IDisposable
 
     public int ExitCode => app.ExitCode;
 
-    /// <summary>Starts <c>dotnet ShortcutPipeline.Trainer.dll {arguments}</c> over <paramref name="storage"/>.</summary>
+    /// <summary>Starts <c>dotnet shortcut.dll trainer {arguments}</c> over <paramref name="storage"/>.</summary>
     public static TrainerProcess Start(string connectionString, PipelineStorageOptions storage, TrainerHostOptions trainer, params string[] arguments)
     {
         int healthPort = LoopbackPorts.FreeForAnotherProcess();
@@ -57,7 +57,7 @@ internal sealed class TrainerProcess : IDisposable
 
         settings["Logging:Console:FormatterName"] = "simple";
         settings["Logging:Console:FormatterOptions:SingleLine"] = "true";
-        return new TrainerProcess(AppProcess.Start(AssemblyPath, settings, arguments), healthPort);
+        return new TrainerProcess(AppProcess.Start(AssemblyPath, settings, ["trainer", .. arguments]), healthPort);
     }
 
     /// <inheritdoc cref="AppProcess.TerminateAsync"/>

@@ -7,9 +7,9 @@ using ShortcutPipeline.Testing;
 namespace ShortcutPipeline.Worker.Tests;
 
 /// <summary>
-/// The worker host run as its own process (<see cref="AppProcess"/> over <c>ShortcutPipeline.Worker.dll</c> from its
-/// build output), configured through environment variables as a container would be, so tests can kill it (SIGKILL)
-/// or stop it (SIGTERM). Disposing it stops it as the container runtime does: SIGTERM, then a minute to exit.
+/// The worker host run as its own process, as the GPU image runs it (<see cref="AppProcess"/> over <c>shortcut.dll worker</c>
+/// from the command line's build output), configured through environment variables as a container would be, so tests can
+/// kill it (SIGKILL) or stop it (SIGTERM). Disposing it stops it as the container runtime does: SIGTERM, then a minute to exit.
 /// </summary>
 internal sealed class WorkerProcess : IAsyncDisposable
 {
@@ -24,9 +24,9 @@ internal sealed class WorkerProcess : IAsyncDisposable
     /// <summary>The port of its health endpoints (each worker process gets a free one, so that tests can run side by side).</summary>
     public int HealthPort { get; }
 
-    /// <summary>The worker's assembly in its own build output (same configuration and framework as the tests).</summary>
+    /// <summary>The command line's assembly in its build output (same configuration and framework as the tests).</summary>
     public static string AssemblyPath =>
-        Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Worker")), "ShortcutPipeline.Worker.dll");
+        Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Cli")), "shortcut.dll");
 
     public string Output => app.Output;
 
@@ -49,7 +49,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
             settings[$"{WorkerOptions.SectionName}:{name}"] = value;
         }
 
-        return new WorkerProcess(AppProcess.Start(AssemblyPath, settings), healthPort);
+        return new WorkerProcess(AppProcess.Start(AssemblyPath, settings, "worker"), healthPort);
     }
 
     /// <inheritdoc cref="AppProcess.WaitForOutputAsync"/>

@@ -1,4 +1,4 @@
-// The container registry for the worker and trainer images; the apps pull with their identities (AcrPull).
+// The container registry for the GPU image (the worker app and the trainer job); the apps pull with their identities (AcrPull).
 
 import { roles } from 'settings.bicep'
 

@@ -77,6 +77,8 @@ resource trainer 'Microsoft.App/jobs@2025-01-01' = {
         {
           name: 'trainer'
           image: image
+          // One training request, then the job's execution ends.
+          args: [ 'trainer', '--once' ]
           resources: {
             cpu: cpu
             memory: memory

@@ -85,6 +85,7 @@ resource worker 'Microsoft.App/containerApps@2025-01-01' = {
         {
           name: 'worker'
           image: image
+          args: [ 'worker' ]
           resources: {
             cpu: cpu
             memory: memory
