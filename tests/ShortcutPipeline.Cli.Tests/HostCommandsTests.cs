@@ -18,6 +18,20 @@ public sealed class HostCommandsTests
     [Theory]
     [InlineData("worker")]
     [InlineData("trainer")]
+    public void SettingsGivenAsArgumentsReachTheHostAsTheyWereWritten(string app)
+    {
+        string[] settings = ["--ShortcutPipeline:Worker:MaxRowsPerPass=8", "--ShortcutPipeline__Trainer__Device=cuda", "--ShortcutStorage", "UseDevelopmentStorage=true"];
+
+        string[] args = app == "worker" ? [app, .. settings] : [app, "--once", .. settings];
+        System.CommandLine.ParseResult parse = ShortcutCli.CreateRootCommand().Parse(args);
+
+        Assert.Empty(parse.Errors);
+        Assert.Equal(settings, parse.UnmatchedTokens);
+    }
+
+    [Theory]
+    [InlineData("worker")]
+    [InlineData("trainer")]
     public async Task EachAppIsACommandThatSaysWhatItRuns(string app)
     {
         var run = await CliRunner.RunAsync(app, "--help");
