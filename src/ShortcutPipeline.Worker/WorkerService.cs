@@ -108,6 +108,7 @@ public sealed class WorkerService : BackgroundService
     private async Task ReceiveAsync(StepScheduler<HeldWorkItem> scheduler, SamplingEngine engine, JobWatch watch, CancellationToken cancellationToken)
     {
         var backoff = new OutageBackoff("The worker's receive loop", logger, time, options.PollInterval);
+        TimeSpan emptyQueueWait = options.EffectiveBusyPollInterval;
         while (!cancellationToken.IsCancellationRequested)
         {
             int room;
@@ -158,7 +159,16 @@ public sealed class WorkerService : BackgroundService
             engine.Wake();
             if (leases.Count < wanted)
             {
-                await Task.Delay(options.PollInterval, time, cancellationToken).ConfigureAwait(false);
+                // The queue had no more: a worker that is drawing, or just received work, asks again soon; an idle one
+                // waits twice as long after each empty answer, up to PollInterval.
+                bool busy;
+                lock (scheduler)
+                {
+                    busy = leases.Count > 0 || !scheduler.IsEmpty;
+                }
+
+                emptyQueueWait = busy ? options.EffectiveBusyPollInterval : TimeSpan.FromTicks(Math.Min(2 * emptyQueueWait.Ticks, options.PollInterval.Ticks));
+                await Task.Delay(emptyQueueWait, time, cancellationToken).ConfigureAwait(false);
             }
         }
     }

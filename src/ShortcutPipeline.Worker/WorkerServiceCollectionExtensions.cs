@@ -154,8 +154,19 @@ public sealed class WorkerOptions
     /// <summary>How long a failed message waits before it is retried, times its dequeue count (default 2 s).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long to wait before asking an empty queue again (default 1 s).</summary>
+    /// <summary>
+    /// The longest wait before asking an empty queue again, that of an idle worker (default 1 s). A worker with rows in
+    /// flight, or that just received work items, asks again after <see cref="BusyPollInterval"/>; each empty answer after
+    /// that doubles the wait up to this one.
+    /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How soon a worker with rows in flight, or that just received work items, asks an empty queue again (default
+    /// 100 ms; at most <see cref="PollInterval"/>): a job that arrives while others are drawn, or right after, joins the
+    /// next forward passes instead of waiting out an idle worker's poll.
+    /// </summary>
+    public TimeSpan BusyPollInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How often the worker re-reads the jobs it holds work of, to notice cancellations (default 1 s).</summary>
     public TimeSpan CancellationPollInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -196,6 +207,9 @@ public sealed class WorkerOptions
     /// container at least this much grace period (Container Apps: terminationGracePeriodSeconds).
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary><see cref="BusyPollInterval"/>, at most <see cref="PollInterval"/>.</summary>
+    public TimeSpan EffectiveBusyPollInterval => BusyPollInterval < PollInterval ? BusyPollInterval : PollInterval;
 
     /// <summary><see cref="MaxResidentRows"/>, or its default.</summary>
     public int EffectiveMaxResidentRows => MaxResidentRows > 0 ? MaxResidentRows : 2 * MaxRowsPerPass;
@@ -253,6 +267,7 @@ public sealed class WorkerOptions
         }
 
         Positive(PollInterval, nameof(PollInterval));
+        Positive(BusyPollInterval, nameof(BusyPollInterval));
         Positive(CancellationPollInterval, nameof(CancellationPollInterval));
         Positive(QueueDepthPollInterval, nameof(QueueDepthPollInterval));
         Positive(ShutdownTimeout, nameof(ShutdownTimeout));
