@@ -8,7 +8,8 @@ using static TorchSharp.torch;
 namespace ShortcutPipeline.Worker;
 
 /// <summary>
-/// The sampler stage of the worker: one loop of forward passes. Before each pass it drops the rows of jobs that no
+/// The sampler stage of the worker: one loop of forward passes, on a thread of its own (<see cref="SamplerThread"/>;
+/// its awaits come back to that thread). Before each pass it drops the rows of jobs that no
 /// longer want them (cancelled, past their deadline, given up), asks the <see cref="StepScheduler{T}"/> for the pass's
 /// rows, starts the new ones in their model's <see cref="SamplerRows"/> (loading the model version first if needed),
 /// runs one sampler step over all of them, and hands the rows that ran their last step, decoded to pixels, to the
@@ -79,7 +80,7 @@ internal sealed class SamplingEngine : IDisposable
     {
         while (true)
         {
-            await DropUnwantedRowsAsync().ConfigureAwait(false);
+            await DropUnwantedRowsAsync();
             PassPlan<HeldWorkItem>? plan;
             DateTimeOffset? dueAt;
             bool drained = draining.IsCancellationRequested;
@@ -96,11 +97,11 @@ internal sealed class SamplingEngine : IDisposable
 
             if (plan is null)
             {
-                await WaitForWorkAsync(dueAt).ConfigureAwait(false);
+                await WaitForWorkAsync(dueAt);
                 continue;
             }
 
-            await RunPassAsync(plan).ConfigureAwait(false);
+            await RunPassAsync(plan);
         }
     }
 
@@ -146,7 +147,7 @@ internal sealed class SamplingEngine : IDisposable
 
             if (!row.Tag.IsDone)
             {
-                await storing.EnqueueAsync(new StoppedRow(row.Tag, ByDeadline: row.Item.Deadline <= now)).ConfigureAwait(false);
+                await storing.EnqueueAsync(new StoppedRow(row.Tag, ByDeadline: row.Item.Deadline <= now));
             }
         }
 
@@ -155,7 +156,7 @@ internal sealed class SamplingEngine : IDisposable
 
     private async Task RunPassAsync(PassPlan<HeldWorkItem> plan)
     {
-        Lane? lane = await LaneOfAsync(plan).ConfigureAwait(false);
+        Lane? lane = await LaneOfAsync(plan);
         if (lane is null)
         {
             return;
@@ -184,13 +185,13 @@ internal sealed class SamplingEngine : IDisposable
             finished = rows.Where(r => lane.Rows.IsFinished(r.Slot)).ToList();
             if (finished.Count > 0)
             {
-                await HandOverAsync(lane, finished).ConfigureAwait(false);
+                await HandOverAsync(lane, finished);
             }
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             logger.LogError(exception, "A forward pass of {Model} {Version} failed; giving up the work items of its rows.", plan.Model.Model, plan.Model.Version);
-            await GiveUpLaneAsync(plan.Model, exception).ConfigureAwait(false);
+            await GiveUpLaneAsync(plan.Model, exception);
             return;
         }
 
@@ -221,7 +222,7 @@ internal sealed class SamplingEngine : IDisposable
             try
             {
                 ReleaseEmptyLanes(keepModelsWithRows: false);   // their models may be unloaded to make room
-                model = await sampling.AcquireModelAsync(plan.Model.Model, plan.Model.Version).ConfigureAwait(false);
+                model = await sampling.AcquireModelAsync(plan.Model.Model, plan.Model.Version);
             }
             catch (Exception exception) when (StorageFailures.MayPass(exception))
             {
@@ -230,13 +231,13 @@ internal sealed class SamplingEngine : IDisposable
                     scheduler.Unstart(plan.Starting);   // they wait until the model can be downloaded
                 }
 
-                await outage.WaitAfterFailureAsync(exception, CancellationToken.None).ConfigureAwait(false);
+                await outage.WaitAfterFailureAsync(exception, CancellationToken.None);
                 return null;
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
                 logger.LogError(exception, "Model {Model} {Version} is not available.", plan.Model.Model, plan.Model.Version);
-                await GiveUpLaneAsync(plan.Model, exception).ConfigureAwait(false);
+                await GiveUpLaneAsync(plan.Model, exception);
                 return null;
             }
 
@@ -249,7 +250,7 @@ internal sealed class SamplingEngine : IDisposable
         {
             if (SamplingService.CheckItem(held.Item, lane.Model.Config) is string problem)
             {
-                await storing.PoisonAsync(held, "The work item cannot be drawn: " + problem).ConfigureAwait(false);
+                await storing.PoisonAsync(held, "The work item cannot be drawn: " + problem);
             }
         }
 
@@ -279,7 +280,7 @@ internal sealed class SamplingEngine : IDisposable
         {
             ScheduledRow<HeldWorkItem> row = finished[i];
             await storing.EnqueueAsync(new FinishedImage(
-                row.Tag, row.Image, pixels.AsSpan(i * size, size).ToArray(), width, height, channels, lane.Model.Config)).ConfigureAwait(false);
+                row.Tag, row.Image, pixels.AsSpan(i * size, size).ToArray(), width, height, channels, lane.Model.Config));
         }
     }
 
@@ -294,7 +295,7 @@ internal sealed class SamplingEngine : IDisposable
 
         foreach (HeldWorkItem held in rows.Select(r => r.Tag).Distinct())
         {
-            await storing.GiveUpAsync(held, error).ConfigureAwait(false);
+            await storing.GiveUpAsync(held, error);
         }
 
         if (lanes.Remove(model, out Lane? lane))
@@ -381,4 +382,88 @@ internal sealed class AsyncSignal(TimeProvider time)
     }
 
     private static TaskCompletionSource New() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>
+/// A thread of its own for the sampler loop, with a synchronization context that brings every await of the loop back
+/// to it. A forward pass holds its thread for tens of milliseconds to seconds, pass after pass: on the thread pool of a
+/// two-core machine that left one pool thread for every storage call, timer and receive of the worker, and a 1-step job
+/// waited seconds for its storage calls behind the passes. On the GPU, one thread also keeps every launch on one stream.
+/// </summary>
+internal static class SamplerThread
+{
+    /// <summary>Runs <paramref name="loop"/> on a new thread until its task ends; the task returned ends with it.</summary>
+    public static Task Start(Func<Task> loop, string name = "Shortcut sampler")
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            using var context = new LoopContext();
+            SynchronizationContext.SetSynchronizationContext(context);
+            Task task;
+            try
+            {
+                task = loop();
+            }
+            catch (Exception exception)
+            {
+                task = Task.FromException(exception);
+            }
+
+            task.ContinueWith(_ => context.Complete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            context.Run();
+            if (task.Exception is { } error)
+            {
+                done.SetException(error.InnerExceptions);
+            }
+            else if (task.IsCanceled)
+            {
+                done.SetCanceled();
+            }
+            else
+            {
+                done.SetResult();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = name,
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    // Runs what is posted to it, in order, on the thread that calls Run, until Complete.
+    private sealed class LoopContext : SynchronizationContext, IDisposable
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<(SendOrPostCallback Callback, object? State)> queue = [];
+
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+            try
+            {
+                queue.Add((d, state));
+            }
+            catch (InvalidOperationException)
+            {
+                ThreadPool.QueueUserWorkItem(callback => d(callback), state);   // the loop has ended: late work runs on the pool
+            }
+        }
+
+        public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException("The sampler thread takes posts only.");
+
+        public override SynchronizationContext CreateCopy() => this;
+
+        public void Complete() => queue.CompleteAdding();
+
+        public void Run()
+        {
+            foreach ((SendOrPostCallback callback, object? state) in queue.GetConsumingEnumerable())
+            {
+                callback(state);
+            }
+        }
+
+        public void Dispose() => queue.Dispose();
+    }
 }

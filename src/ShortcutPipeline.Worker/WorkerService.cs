@@ -71,7 +71,7 @@ public sealed class WorkerService : BackgroundService
         var storing = new StoringStage(writer, progress, giveUp, watch, metrics, options, time, logger);
         using var engine = new SamplingEngine(scheduler, sampling, storing, watch, metrics, options.PollInterval, time, logger);
         using var receiving = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        Task sampler = Task.Run(engine.RunAsync, CancellationToken.None);
+        Task sampler = SamplerThread.Start(engine.RunAsync);
         _ = sampler.ContinueWith(_ => receiving.Cancel(), TaskScheduler.Default);   // the sampler ends early only when it broke
         Task queueDepth = PollQueueDepthAsync(stoppingToken);
         logger.LogInformation(
