@@ -4,10 +4,6 @@ using TorchSharp;
 
 namespace ShortcutPipeline.Worker.Tests;
 
-/// <summary>The tests that compare wall-clock latencies or change libtorch's thread count run alone.</summary>
-[CollectionDefinition(RunsAloneCollection.Name, DisableParallelization = true)]
-public sealed class RunsAloneCollectionDefinition;
-
 /// <summary>
 /// <see cref="WorkerOptions.SamplerThreads"/>: a CPU worker can leave cores to its storing stage. The count is
 /// libtorch's, for the whole process, so the test runs alone and puts the count back.

@@ -5,10 +5,6 @@ using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Worker.Tests;
 
-/// <summary>The tests that read process-wide spans and metrics run alone.</summary>
-[CollectionDefinition(TelemetryCollection.Name, DisableParallelization = true)]
-public sealed class TelemetryCollectionDefinition;
-
 /// <summary>A job's spans and the worker's metrics from intake to the last stored PNG, exported by the worker's telemetry setup.</summary>
 [Collection(TelemetryCollection.Name)]
 public sealed class WorkerTelemetryTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
