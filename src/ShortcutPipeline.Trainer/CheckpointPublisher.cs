@@ -1,7 +1,6 @@
 using System.Globalization;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
-using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;

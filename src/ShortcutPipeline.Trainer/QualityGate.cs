@@ -1,7 +1,6 @@
 using System.Net;
 using Azure;
 using Azure.Storage.Blobs;
-using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Data;

@@ -7,7 +7,6 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Azure.Storage.Queues.Models;
-using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Queues;
 using ShortcutPipeline.Core.Storage;

@@ -1,5 +1,4 @@
 using Azure.Storage.Queues.Models;
-using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core.Storage;
 
 namespace ShortcutPipeline.Trainer;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Azure.Storage.Queues.Models;
-using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core.Models;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Core.Telemetry;

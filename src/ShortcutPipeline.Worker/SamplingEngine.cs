@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Model;
 using ShortcutPipeline.Model.Imaging;

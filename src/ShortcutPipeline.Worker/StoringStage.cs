@@ -5,7 +5,6 @@ using System.Threading.Channels;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
-using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
