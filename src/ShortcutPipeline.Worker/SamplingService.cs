@@ -1,5 +1,4 @@
 using System.Globalization;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Models;
@@ -237,38 +236,33 @@ public sealed class SamplingService : IDisposable
 }
 
 /// <summary>A model version loaded for sampling, with the decoder that turns its samples into images.</summary>
-public sealed class LoadedModel : IDisposable
+/// <param name="model">The model name.</param>
+/// <param name="version">The version.</param>
+/// <param name="network">The network (EMA weights); disposed with this.</param>
+/// <param name="decoder">The decoder of its samples (shared between models; not disposed with the model).</param>
+/// <param name="checkpointPath">The cached checkpoint file it was loaded from.</param>
+public sealed class LoadedModel(string model, string version, DiT network, IImageDecoder decoder, string checkpointPath) : IDisposable
 {
-    internal LoadedModel(string model, string version, DiT network, IImageDecoder decoder, string checkpointPath)
-    {
-        Model = model;
-        Version = version;
-        Network = network;
-        Decoder = decoder;
-        CheckpointPath = checkpointPath;
-        Sampler = new ShortcutSampler(network);
-    }
-
     /// <summary>The model name.</summary>
-    public string Model { get; }
+    public string Model { get; } = model;
 
     /// <summary>The version.</summary>
-    public string Version { get; }
+    public string Version { get; } = version;
 
     /// <summary>The network (EMA weights).</summary>
-    public DiT Network { get; }
+    public DiT Network { get; } = network;
 
     /// <summary>Its configuration (classes, size, space).</summary>
     public DiTConfig Config => Network.Config;
 
     /// <summary>The sampler over <see cref="Network"/>.</summary>
-    public ShortcutSampler Sampler { get; }
+    public ShortcutSampler Sampler { get; } = new(network);
 
     /// <summary>The decoder of its samples (shared between models; not disposed with the model).</summary>
-    public IImageDecoder Decoder { get; }
+    public IImageDecoder Decoder { get; } = decoder;
 
     /// <summary>The cached checkpoint file it was loaded from.</summary>
-    public string CheckpointPath { get; }
+    public string CheckpointPath { get; } = checkpointPath;
 
     /// <summary>How many users hold it loaded (see <see cref="SamplingService.AcquireModelAsync"/>); guarded by the service.</summary>
     internal int Holders { get; set; }

@@ -14,18 +14,12 @@ namespace ShortcutPipeline.Core.Models;
 /// </list>
 /// Promotion is a conditional write of latest.json, so concurrent promoters cannot overwrite each other.
 /// </summary>
-public sealed class ModelRegistry
+/// <param name="storage">The storage whose checkpoints container holds the registry.</param>
+/// <param name="time">The clock of the manifests' times (default: the system's).</param>
+public sealed class ModelRegistry(PipelineStorage storage, TimeProvider? time = null)
 {
-    private readonly BlobContainerClient container;
-    private readonly TimeProvider time;
-
-    /// <summary>A registry over the checkpoints container of <paramref name="storage"/>.</summary>
-    public ModelRegistry(PipelineStorage storage, TimeProvider? time = null)
-    {
-        ArgumentNullException.ThrowIfNull(storage);
-        container = storage.CheckpointsContainer;
-        this.time = time ?? TimeProvider.System;
-    }
+    private readonly BlobContainerClient container = (storage ?? throw new ArgumentNullException(nameof(storage))).CheckpointsContainer;
+    private readonly TimeProvider time = time ?? TimeProvider.System;
 
     /// <summary>The latest manifest of <paramref name="model"/> with its ETag, or null when none is promoted.</summary>
     public Task<ModelManifestEntry?> GetLatestAsync(string model, CancellationToken cancellationToken = default) =>

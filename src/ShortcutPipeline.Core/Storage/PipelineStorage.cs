@@ -97,29 +97,13 @@ public sealed class PipelineStorage
 /// Queue clients send and receive plain text (<see cref="QueueMessageEncoding.None"/>), which is what the
 /// Functions host reads with <c>messageEncoding: none</c> in host.json.
 /// </summary>
-public sealed class PipelineStorageClients
+/// <param name="QueueService">The queue service (plain-text messages).</param>
+/// <param name="BlobService">The blob service.</param>
+/// <param name="TableService">The table service.</param>
+/// <param name="UsesIdentity">True when the clients authenticate with a token credential (no account key: SAS must be user-delegation SAS).</param>
+public sealed record PipelineStorageClients(
+    QueueServiceClient QueueService, BlobServiceClient BlobService, TableServiceClient TableService, bool UsesIdentity)
 {
-    private PipelineStorageClients(
-        QueueServiceClient queueService, BlobServiceClient blobService, TableServiceClient tableService, bool usesIdentity)
-    {
-        QueueService = queueService;
-        BlobService = blobService;
-        TableService = tableService;
-        UsesIdentity = usesIdentity;
-    }
-
-    /// <summary>The queue service (plain-text messages).</summary>
-    public QueueServiceClient QueueService { get; }
-
-    /// <summary>The blob service.</summary>
-    public BlobServiceClient BlobService { get; }
-
-    /// <summary>The table service.</summary>
-    public TableServiceClient TableService { get; }
-
-    /// <summary>True when the clients authenticate with a token credential (no account key: SAS must be user-delegation SAS).</summary>
-    public bool UsesIdentity { get; }
-
     /// <summary>Clients for the account of a connection string (for Azurite: its full connection string).</summary>
     public static PipelineStorageClients FromConnectionString(string connectionString)
     {
@@ -128,7 +112,7 @@ public sealed class PipelineStorageClients
             new QueueServiceClient(connectionString, CreateQueueOptions()),
             new BlobServiceClient(connectionString),
             new TableServiceClient(connectionString),
-            usesIdentity: false);
+            UsesIdentity: false);
     }
 
     /// <summary>Clients for the given service URIs, authenticated with <paramref name="credential"/>.</summary>
@@ -143,7 +127,7 @@ public sealed class PipelineStorageClients
             new QueueServiceClient(queueServiceUri, credential, CreateQueueOptions()),
             new BlobServiceClient(blobServiceUri, credential),
             new TableServiceClient(tableServiceUri, credential),
-            usesIdentity: true);
+            UsesIdentity: true);
     }
 
     /// <summary>

@@ -6,20 +6,14 @@ namespace ShortcutPipeline.Core.Training;
 /// (retried on the fresh record when another writer got in between), and a terminal run (Succeeded, Failed) is
 /// never changed again.
 /// </summary>
-public sealed class TrainingRunStore
+/// <param name="storage">The storage whose runs table holds the runs.</param>
+/// <param name="time">The clock of the runs' times (default: the system's).</param>
+public sealed class TrainingRunStore(PipelineStorage storage, TimeProvider? time = null)
 {
     private const int MaxUpdateAttempts = 50;
 
-    private readonly TableClient table;
-    private readonly TimeProvider time;
-
-    /// <summary>A store over the runs table of <paramref name="storage"/>.</summary>
-    public TrainingRunStore(PipelineStorage storage, TimeProvider? time = null)
-    {
-        ArgumentNullException.ThrowIfNull(storage);
-        table = storage.RunsTable;
-        this.time = time ?? TimeProvider.System;
-    }
+    private readonly TableClient table = (storage ?? throw new ArgumentNullException(nameof(storage))).RunsTable;
+    private readonly TimeProvider time = time ?? TimeProvider.System;
 
     /// <summary>The run, or null when there is none with this id.</summary>
     public async Task<TrainingRun?> GetAsync(string runId, CancellationToken cancellationToken = default) =>
