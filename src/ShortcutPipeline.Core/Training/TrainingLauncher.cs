@@ -17,16 +17,12 @@ public enum LaunchOutcome
 }
 
 /// <summary>The outcome of one launch.</summary>
-public sealed record LaunchResult
+/// <param name="Outcome">What happened.</param>
+/// <param name="Run">The run as recorded (for a rejection: the Failed record; for a conflict: the run that holds the id).</param>
+public sealed record LaunchResult(LaunchOutcome Outcome, TrainingRun Run)
 {
-    /// <summary>What happened.</summary>
-    public required LaunchOutcome Outcome { get; init; }
-
-    /// <summary>The run id (for a rejection: the id of the Failed record).</summary>
-    public required string RunId { get; init; }
-
-    /// <summary>The run as recorded (for a conflict: the run that holds the id).</summary>
-    public required TrainingRun Run { get; init; }
+    /// <summary>The run id.</summary>
+    public string RunId => Run.RunId;
 
     /// <summary>Why the request was rejected or conflicts (empty otherwise).</summary>
     public IReadOnlyList<string> Reasons { get; init; } = [];
@@ -84,7 +80,7 @@ public sealed class TrainingLauncher
             logger.LogInformation("Rejected training request {RunId}: {Reasons}", run.RunId, string.Join(" | ", run.Reasons));
         }
 
-        return new LaunchResult { Outcome = LaunchOutcome.Rejected, RunId = run.RunId, Run = run, Reasons = run.Reasons };
+        return new LaunchResult(LaunchOutcome.Rejected, run) { Reasons = run.Reasons };
     }
 
     /// <summary>Launches a request that is valid already (the scheduler's).</summary>
@@ -102,12 +98,12 @@ public sealed class TrainingLauncher
         (TrainingRun run, bool created) = await runs.CreateAsync(request, trigger, datasetFingerprint, cancellationToken).ConfigureAwait(false);
         if (!created && !string.Equals(run.ConfigurationFingerprint, request.ConfigurationFingerprint(), StringComparison.Ordinal))
         {
-            return new LaunchResult { Outcome = LaunchOutcome.Conflict, RunId = run.RunId, Run = run, Reasons = [TakenRunIdReason(run)] };
+            return new LaunchResult(LaunchOutcome.Conflict, run) { Reasons = [TakenRunIdReason(run)] };
         }
 
         if (!created && (run.Enqueued || run.State != TrainingRunState.Queued))
         {
-            return new LaunchResult { Outcome = LaunchOutcome.Duplicate, RunId = run.RunId, Run = run };
+            return new LaunchResult(LaunchOutcome.Duplicate, run);
         }
 
         if (!created)
@@ -121,7 +117,7 @@ public sealed class TrainingLauncher
         logger.LogInformation(
             "Launched training run {RunId} ({Trigger}): model {Model}, preset {Preset}, {Steps} steps on {Dataset}.",
             run.RunId, trigger, request.Model, request.Preset, request.Steps, request.Dataset);
-        return new LaunchResult { Outcome = created ? LaunchOutcome.Launched : LaunchOutcome.Duplicate, RunId = run.RunId, Run = run };
+        return new LaunchResult(created ? LaunchOutcome.Launched : LaunchOutcome.Duplicate, run);
     }
 
     /// <summary>The reason given when a request uses the run id of <paramref name="run"/>, which trains something else.</summary>
