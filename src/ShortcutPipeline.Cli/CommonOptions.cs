@@ -1,5 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using ShortcutPipeline.Contracts;
+using ShortcutPipeline.Cli.LocalRun;
+using ShortcutPipeline.Core;
+using ShortcutPipeline.Model;
+using ShortcutPipeline.Worker;
 
 namespace ShortcutPipeline.Cli;
 
@@ -10,19 +17,6 @@ public static class CommonOptions
     {
         Description = "cpu, cuda, cuda:N, or auto (cuda when available).",
         DefaultValueFactory = _ => "auto",
-    };
-
-    /// <summary>The benchmarks' model: a sampling export; without one, the embedded model, else an untrained <see cref="BenchPreset"/>.</summary>
-    public static Option<string?> BenchModel() => new("--model")
-    {
-        Description = "A sampling export (.safetensors); default: the embedded model, else an untrained --preset (the same work per image).",
-    };
-
-    /// <summary>The architecture of the untrained model a benchmark times when it has no other.</summary>
-    public static Option<string> BenchPreset() => new("--preset")
-    {
-        Description = "The architecture of the untrained model used when there is no other.",
-        DefaultValueFactory = _ => "DiT-Small/4",
     };
 
     /// <summary>Where a benchmark writes its figures as JSON.</summary>
@@ -47,5 +41,107 @@ public static class CommonOptions
             else throw new ArgumentException($"\"{value}\" is not a list of numbers such as 1,4,128 or a range of powers of two such as 1-128.");
         }
         return result;
+    }
+}
+
+/// <summary>
+/// What the benchmarks that run the pipeline on Azurite (bench-pipeline, bench-serving) share: their options (the model
+/// they time, the device, the report file, the logs) with what each resolves to, and the local pipeline they time.
+/// </summary>
+public sealed class PipelineBench
+{
+    private readonly Option<string?> model = new("--model")
+    {
+        Description = "A sampling export (.safetensors); default: the embedded model, else an untrained --preset (the same work per image).",
+    };
+
+    private readonly Option<string> preset = new("--preset")
+    {
+        Description = "The architecture of the untrained model used when there is no other.",
+        DefaultValueFactory = _ => "DiT-Small/4",
+    };
+
+    private readonly Option<string> device = CommonOptions.Device();
+    private readonly Option<string?> output = CommonOptions.ReportFile();
+    private readonly Option<bool> verbose = CommonOptions.Verbose();
+
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        foreach (Option option in new Option[] { model, preset, device, output, verbose })
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>The device the command line asks for.</summary>
+    public string Device(ParseResult parse) => parse.GetValue(device)!;
+
+    /// <summary>The pipeline's log level: its logs with --verbose, else its warnings only.</summary>
+    public LogLevel LogLevel(ParseResult parse) => parse.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning;
+
+    /// <summary>
+    /// The sampling export to time: --model's file; without one, the embedded model; else an untrained --preset (the same
+    /// work per image as a trained one), said on the error writer.
+    /// </summary>
+    public byte[] ResolveCheckpoint(ParseResult parse)
+    {
+        if (parse.GetValue(model) is { } modelFile)
+        {
+            return File.ReadAllBytes(modelFile);
+        }
+
+        if (DefaultModel.ReadEmbedded() is { } embedded)
+        {
+            return embedded;
+        }
+
+        string name = parse.GetValue(preset)!;
+        DiTConfig config = name.Equals(DefaultModel.FallbackConfig.Name, StringComparison.OrdinalIgnoreCase)
+            ? DefaultModel.FallbackConfig
+            : DiT.Preset(name);
+        parse.InvocationConfiguration.Error.WriteLine($"No --model and no embedded model: timing an untrained {config.Name} (the same work per image as a trained one).");
+        using var trainer = new Model.Trainer(config, new TrainingConfig());
+        using var export = new MemoryStream();
+        Checkpoint.ExportForSampling(trainer, export);
+        return export.ToArray();
+    }
+
+    /// <summary>
+    /// Starts the local pipeline a benchmark times: a worker on <paramref name="deviceName"/> with the row limit
+    /// <paramref name="rowLimit"/> that polls every 100 ms and caches models in <paramref name="cache"/>, adjusted by
+    /// <paramref name="tune"/>; <paramref name="checkpoint"/> is registered as the default model.
+    /// </summary>
+    public static async Task<LocalPipeline> StartPipelineAsync(
+        string connectionString, PipelineStorageOptions names, byte[] checkpoint, string deviceName, int rowLimit, string cache,
+        Action<WorkerOptions> tune, LogLevel logLevel, CancellationToken cancellationToken)
+    {
+        LocalPipeline pipeline = await LocalPipeline.StartAsync(connectionString, names, worker =>
+        {
+            worker.Device = deviceName;
+            worker.MaxRowsPerPass = rowLimit;
+            worker.PollInterval = TimeSpan.FromMilliseconds(100);
+            worker.ModelCacheDirectory = cache;
+            tune(worker);
+        }, logLevel, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await DefaultModel.RegisterAsync(pipeline.Registry, checkpoint, cancellationToken).ConfigureAwait(false);
+            return pipeline;
+        }
+        catch
+        {
+            await pipeline.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Writes <paramref name="report"/> as JSON to --out's file, when one is given.</summary>
+    public async Task WriteReportAsync<TReport>(ParseResult parse, TReport report, JsonSerializerOptions json, CancellationToken cancellationToken)
+    {
+        if (parse.GetValue(output) is { } path)
+        {
+            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, json), cancellationToken).ConfigureAwait(false);
+        }
     }
 }

@@ -24,19 +24,16 @@ public static class BenchPipelineCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.BenchModel();
-        var preset = CommonOptions.BenchPreset();
+        var common = new PipelineBench();
         var batchSize = new Option<int>("--batch-size") { Description = "Images per forward pass (the worker's MaxRowsPerPass; at most 256), and per job.", DefaultValueFactory = _ => 64 };
         var steps = new Option<int>("--steps") { Description = "Step budget of every image.", DefaultValueFactory = _ => 4 };
         var batches = new Option<int>("--batches") { Description = "Timed batches: the bare sampler runs as many, the pipeline gets as many jobs of one batch each, taking turns in up to four rounds.", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "CPU threads of the sampler, bare and in the worker alike (the worker's SamplerThreads); the other cores serve the storing stage and Azurite. Default 0: libtorch's choice, one per core." };
-        var device = CommonOptions.Device();
-        var output = CommonOptions.ReportFile();
-        var verbose = CommonOptions.Verbose();
         var command = new Command("bench-pipeline", "Measure end-to-end images/s through Azurite against the bare sampler's.")
         {
-            model, preset, batchSize, steps, batches, threads, device, output, verbose,
+            batchSize, steps, batches, threads,
         };
+        common.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             int size = parse.GetValue(batchSize), budget = parse.GetValue(steps), count = parse.GetValue(batches);
@@ -47,9 +44,8 @@ public static class BenchPipelineCommand
                 return 1;
             }
 
-            byte[] checkpoint = ResolveModel(parse.GetValue(model), parse.GetValue(preset)!, parse.InvocationConfiguration.Error);
-            Report report = await RunAsync(checkpoint, size, budget, count, samplerThreads, parse.GetValue(device)!,
-                parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning, parse.InvocationConfiguration.Error, cancellationToken);
+            Report report = await RunAsync(common.ResolveCheckpoint(parse), size, budget, count, samplerThreads, common.Device(parse),
+                common.LogLevel(parse), parse.InvocationConfiguration.Error, cancellationToken);
             TextWriter result = parse.InvocationConfiguration.Output;
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"model {report.Model}, batch {report.BatchSize}, {report.Steps} steps, {report.Device} {report.DType}, {report.SamplerThreads} sampler threads of {Environment.ProcessorCount} cores"));
@@ -61,10 +57,7 @@ public static class BenchPipelineCommand
                 $"ratio (end to end / bare): {report.Ratio:F3}; per round, the two timed one after the other: {string.Join(", ", report.RoundRatios.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)))} (median {report.MedianRoundRatio:F3})"));
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"the worker's own forward passes ran at {report.WorkerSamplingImagesPerSecond:F1} images/s: end to end / that = {report.RatioToWorkerSampling:F3} (the same sampler, timed inside the worker in the same window)"));
-            if (parse.GetValue(output) is { } path)
-            {
-                await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }), cancellationToken);
-            }
+            await common.WriteReportAsync(parse, report, new JsonSerializerOptions { WriteIndented = true }, cancellationToken);
 
             return 0;
         });
@@ -117,15 +110,9 @@ public static class BenchPipelineCommand
         WorkerMetricsSnapshot before, after;
         try
         {
-            await using LocalPipeline pipeline = await LocalPipeline.StartAsync(emulator.ConnectionString, new PipelineStorageOptions(), worker =>
-            {
-                worker.Device = deviceName;
-                worker.MaxRowsPerPass = batchSize;
-                worker.SamplerThreads = samplerThreads;
-                worker.PollInterval = TimeSpan.FromMilliseconds(100);
-                worker.ModelCacheDirectory = cache;
-            }, logLevel, cancellationToken);
-            await DefaultModel.RegisterAsync(pipeline.Registry, checkpoint, cancellationToken);
+            await using LocalPipeline pipeline = await PipelineBench.StartPipelineAsync(
+                emulator.ConnectionString, new PipelineStorageOptions(), checkpoint, deviceName, batchSize, cache,
+                worker => worker.SamplerThreads = samplerThreads, logLevel, cancellationToken);
 
             // Untimed jobs, as many as a round has, load the model and warm up the whole path: .NET compiles the hot
             // methods again, optimised, after their first calls, on a thread of its own that would otherwise share the
@@ -218,28 +205,5 @@ public static class BenchPipelineCommand
         {
             throw new InvalidOperationException($"Benchmark job {failed.Id} ended {failed.State}: {failed.Error} {string.Join(" ", failed.Reasons)}");
         }
-    }
-
-    /// <summary>The model to benchmark: the file, else the embedded model, else an untrained <paramref name="preset"/> (the same work per image).</summary>
-    internal static byte[] ResolveModel(string? modelFile, string preset, TextWriter log)
-    {
-        if (modelFile is not null)
-        {
-            return File.ReadAllBytes(modelFile);
-        }
-
-        if (DefaultModel.ReadEmbedded() is { } embedded)
-        {
-            return embedded;
-        }
-
-        DiTConfig config = preset.Equals(DefaultModel.FallbackConfig.Name, StringComparison.OrdinalIgnoreCase)
-            ? DefaultModel.FallbackConfig
-            : DiT.Preset(preset);
-        log.WriteLine($"No --model and no embedded model: timing an untrained {config.Name} (the same work per image as a trained one).");
-        using var trainer = new Model.Trainer(config, new TrainingConfig());
-        using var export = new MemoryStream();
-        Checkpoint.ExportForSampling(trainer, export);
-        return export.ToArray();
     }
 }

@@ -29,8 +29,7 @@ public static class BenchServingCommand
 
     public static Command Create()
     {
-        var model = CommonOptions.BenchModel();
-        var preset = CommonOptions.BenchPreset();
+        var common = new PipelineBench();
         var rows = new Option<int>("--max-rows-per-pass") { Description = "The worker's row limit.", DefaultValueFactory = _ => 64 };
         var rate = new Option<double>("--rate") { Description = "Mean job arrivals per second (Poisson arrivals).", DefaultValueFactory = _ => 8 };
         var duration = new Option<double>("--duration") { Description = "Seconds of arrivals per phase.", DefaultValueFactory = _ => 20 };
@@ -39,13 +38,11 @@ public static class BenchServingCommand
         var backlog = new Option<int>("--saturate-jobs") { Description = "Jobs of the mix enqueued at once for the saturated phase (0: as many as make 16 images per row of the limit).", DefaultValueFactory = _ => 0 };
         var backlogImages = new Option<int>("--saturate-images-per-job") { Description = "Images per job of the saturated phase (16: one work item each, so that the intake keeps up).", DefaultValueFactory = _ => 16 };
         var seed = new Option<int>("--seed") { Description = "Seed of the arrival times and budgets.", DefaultValueFactory = _ => 0 };
-        var device = CommonOptions.Device();
-        var output = CommonOptions.ReportFile();
-        var verbose = CommonOptions.Verbose();
         var command = new Command("bench-serving", "Measure per-budget latency and rows per pass under an open-loop mixed-budget load, against the earlier batching.")
         {
-            model, preset, rows, rate, duration, mix, images, backlog, backlogImages, seed, device, output, verbose,
+            rows, rate, duration, mix, images, backlog, backlogImages, seed,
         };
+        common.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var load = new Load(
@@ -57,16 +54,13 @@ public static class BenchServingCommand
                 throw new ArgumentException("--rate and --duration must be positive, --images-per-job 1 to 256, --max-rows-per-pass at least 1.");
             }
 
-            byte[] checkpoint = BenchPipelineCommand.ResolveModel(parse.GetValue(model), parse.GetValue(preset)!, parse.InvocationConfiguration.Error);
+            byte[] checkpoint = common.ResolveCheckpoint(parse);
             int saturateImages = Math.Clamp(parse.GetValue(backlogImages), 1, 256);
             int saturate = parse.GetValue(backlog) is > 0 and var count ? count : Math.Max(1, 16 * rowLimit / saturateImages);
-            Report report = await RunAsync(checkpoint, load, rowLimit, saturate, saturateImages, parse.GetValue(device)!,
-                parse.GetValue(verbose) ? LogLevel.Information : LogLevel.Warning, parse.InvocationConfiguration.Error, cancellationToken);
+            Report report = await RunAsync(checkpoint, load, rowLimit, saturate, saturateImages, common.Device(parse),
+                common.LogLevel(parse), parse.InvocationConfiguration.Error, cancellationToken);
             await parse.InvocationConfiguration.Output.WriteAsync(Format(report));
-            if (parse.GetValue(output) is { } path)
-            {
-                await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, ReportJson), cancellationToken);
-            }
+            await common.WriteReportAsync(parse, report, ReportJson, cancellationToken);
 
             return 0;
         });
@@ -272,15 +266,8 @@ public static class BenchServingCommand
         private async Task<LocalPipeline> StartAsync(SchedulingPolicy scheduling, CancellationToken cancellationToken)
         {
             var names = PipelineStorageOptions.WithPrefix(string.Create(CultureInfo.InvariantCulture, $"bench{++phaseNumber}"));
-            LocalPipeline pipeline = await LocalPipeline.StartAsync(connectionString, names, worker =>
-            {
-                worker.Device = deviceName;
-                worker.MaxRowsPerPass = rowLimit;
-                worker.Scheduling = scheduling;
-                worker.PollInterval = TimeSpan.FromMilliseconds(100);
-                worker.ModelCacheDirectory = cache;
-            }, logLevel, cancellationToken);
-            await DefaultModel.RegisterAsync(pipeline.Registry, checkpoint, cancellationToken);
+            LocalPipeline pipeline = await PipelineBench.StartPipelineAsync(
+                connectionString, names, checkpoint, deviceName, rowLimit, cache, worker => worker.Scheduling = scheduling, logLevel, cancellationToken);
             using (var stream = new MemoryStream(checkpoint, writable: false))
             {
                 ModelName = Checkpoint.ReadInfo(stream).Config.Name;
