@@ -11,7 +11,7 @@ public static class FunctionsServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the Core services (<see cref="PipelineServiceCollectionExtensions.AddShortcutPipelineCore"/>) and telemetry as
-    /// <see cref="PipelineTelemetry.FunctionsService"/> (<see cref="TelemetryServiceCollectionExtensions.AddShortcutPipelineTelemetry"/>)
+    /// <see cref="ServiceNames.Functions"/> (<see cref="TelemetryServiceCollectionExtensions.AddShortcutPipelineTelemetry"/>)
     /// with the Functions worker's defaults: its invocation spans (the parents of the intake's) and its resource, which names
     /// the service as the Functions host does (the Function App's name, its cloud role in Application Insights). host.json's
     /// <c>telemetryMode</c> makes the Functions host export OpenTelemetry too, so both end up in one trace.
@@ -21,7 +21,7 @@ public static class FunctionsServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddShortcutPipelineCore(configuration);
-        services.AddShortcutPipelineTelemetry(configuration, PipelineTelemetry.FunctionsService).UseFunctionsWorkerDefaults();
+        services.AddShortcutPipelineTelemetry(configuration, ServiceNames.Functions).UseFunctionsWorkerDefaults();
         return services;
     }
 }

@@ -1,10 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Health;
@@ -51,7 +47,7 @@ public static class TrainerHost
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
         builder.Services.AddShortcutPipelineTrainer(builder.Configuration);
-        builder.Services.AddShortcutPipelineTelemetry(builder.Configuration, PipelineTelemetry.TrainerService, TrainerMetrics.MeterName);
+        builder.Services.AddShortcutPipelineTelemetry(builder.Configuration, ServiceNames.Trainer, TrainerMetrics.MeterName);
         builder.Services.AddShortcutPipelineHealth(builder.Configuration, storage => storage.TrainingQueue, storage => storage.RunsTable);
         using IHost host = builder.Build();
         ILogger logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ShortcutPipeline.Trainer");

@@ -1,8 +1,4 @@
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ShortcutPipeline.Core;
 using ShortcutPipeline.Core.Health;
@@ -69,7 +65,7 @@ public static class WorkerServiceCollectionExtensions
 public static class WorkerHostServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds telemetry as <see cref="PipelineTelemetry.WorkerService"/> with the meter <see cref="WorkerMetrics.MeterName"/>
+    /// Adds telemetry as <see cref="ServiceNames.Worker"/> with the meter <see cref="WorkerMetrics.MeterName"/>
     /// (<see cref="TelemetryServiceCollectionExtensions.AddShortcutPipelineTelemetry"/>), the health endpoints
     /// (<see cref="HealthServiceCollectionExtensions.AddShortcutPipelineHealth"/>) with the readiness checks "storage" (the
     /// checkpoints container, the work queue, the jobs table) and "models" (<see cref="ModelPreloader"/>, which also runs as a
@@ -79,7 +75,7 @@ public static class WorkerHostServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddShortcutPipelineTelemetry(configuration, PipelineTelemetry.WorkerService, WorkerMetrics.MeterName);
+        services.AddShortcutPipelineTelemetry(configuration, ServiceNames.Worker, WorkerMetrics.MeterName);
         services.AddShortcutPipelineHealth(configuration, storage => storage.WorkQueue, storage => storage.JobsTable);
         services.AddOptions<ModelPreloadOptions>().Bind(configuration.GetSection(WorkerOptions.SectionName))
             .Validate<IOptions<WorkerOptions>>((preload, worker) => { preload.Validate(worker.Value.LoadedModels); return true; })

@@ -11,7 +11,7 @@ public sealed class TrainerTelemetryTests(AzuriteFixture azurite, ITestOutputHel
     [Fact]
     public async Task ARunIsASpanWithItsRunIdAndModelAndItsStepsCheckpointsAndPromotionAreCounted()
     {
-        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.TrainerService, [TrainerMetrics.MeterName]);
+        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Trainer, [TrainerMetrics.MeterName]);
         using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
         await context.Training.Launcher.LaunchAsync(TrainerTestContext.TinyRequest("observed", steps: 6, checkpointEvery: 3), TrainingTrigger.Manual);
 
@@ -36,7 +36,7 @@ public sealed class TrainerTelemetryTests(AzuriteFixture azurite, ITestOutputHel
     [Fact]
     public async Task ABadRequestIsAFailedRunInItsSpanAndCounted()
     {
-        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.TrainerService, [TrainerMetrics.MeterName]);
+        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Trainer, [TrainerMetrics.MeterName]);
         using TrainerTestContext context = await TrainerTestContext.CreateAsync(azurite, output);
         await context.Storage.TrainingQueue.SendMessageAsync("""{ "runId": "unfit", "model": "fashion", "preset": "DiT-Huge/9", "dataset": "fashion-mnist", "steps": 10 }""");
 

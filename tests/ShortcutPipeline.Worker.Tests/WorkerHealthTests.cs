@@ -52,7 +52,7 @@ public sealed class WorkerHealthTests(AzuriteFixture azurite) : IClassFixture<Az
         await worker.WaitForOutputAsync($"{TelemetryAttributes.Outcome}: completedjob", Wait.Long);
         Assert.Contains(SpanNames.RecordImages, worker.Output, StringComparison.Ordinal);
         Assert.Contains($"{TelemetryAttributes.JobId}: {jobId}", worker.Output, StringComparison.Ordinal);
-        Assert.Contains(PipelineTelemetry.WorkerService, worker.Output, StringComparison.Ordinal);
+        Assert.Contains(ServiceNames.Worker, worker.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public sealed class WorkerTelemetryTests(AzuriteFixture azurite) : IClassFixture
     [Fact]
     public async Task TheJobIdIsOnEverySpanFromIntakeToTheLastStoredImageAndTheWorkerMetricsAreExported()
     {
-        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.WorkerService, [WorkerMetrics.MeterName]);
+        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Worker, [WorkerMetrics.MeterName]);
         TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
         await TestModels.RegisterAsync(pipeline, TestModels.Tiny, model: "observed");
         const string jobId = "observed-job";

@@ -18,15 +18,6 @@ public static class PipelineTelemetry
     /// <summary>The name of the activity source (and of the meter of <see cref="JobMetrics"/>).</summary>
     public const string SourceName = "ShortcutPipeline";
 
-    /// <summary>The service name (cloud role) of the Functions app.</summary>
-    public const string FunctionsService = "shortcut-functions";
-
-    /// <summary>The service name (cloud role) of the GPU worker.</summary>
-    public const string WorkerService = "shortcut-worker";
-
-    /// <summary>The service name (cloud role) of the trainer.</summary>
-    public const string TrainerService = "shortcut-trainer";
-
     /// <summary>The activity source.</summary>
     public static ActivitySource Source { get; } = new(SourceName, typeof(PipelineTelemetry).Assembly.GetName().Version?.ToString());
 
@@ -55,6 +46,19 @@ public static class PipelineTelemetry
 
     /// <summary>An enum value as the spans and metrics write it (lower case).</summary>
     public static string Lower<TEnum>(TEnum value) where TEnum : struct, Enum => value.ToString().ToLowerInvariant();
+}
+
+/// <summary>The service names (cloud roles) the pipeline's processes report their telemetry under.</summary>
+public static class ServiceNames
+{
+    /// <summary>The Functions app.</summary>
+    public const string Functions = "shortcut-functions";
+
+    /// <summary>The GPU worker.</summary>
+    public const string Worker = "shortcut-worker";
+
+    /// <summary>The trainer.</summary>
+    public const string Trainer = "shortcut-trainer";
 }
 
 /// <summary>The names of the spans of <see cref="PipelineTelemetry.Source"/>.</summary>

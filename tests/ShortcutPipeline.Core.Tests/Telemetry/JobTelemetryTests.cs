@@ -12,7 +12,7 @@ public sealed class JobTelemetryTests(AzuriteFixture azurite) : IClassFixture<Az
     [Fact]
     public async Task EverySpanFromIntakeToTheLastRecordedImageCarriesTheJobId()
     {
-        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.FunctionsService);
+        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Functions);
         string jobId = UniqueId("traced");
         TestPipeline pipeline = await CreatePipelineAsync(jobId, images: 3);
 
@@ -42,7 +42,7 @@ public sealed class JobTelemetryTests(AzuriteFixture azurite) : IClassFixture<Az
     [Fact]
     public async Task CancellingFailingAndRejectingAreSpansWithTheJobId()
     {
-        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.FunctionsService);
+        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Functions);
         TestPipeline pipeline = await CreatePipelineAsync();
         string cancelled = UniqueId("cancelled"), failed = UniqueId("failed"), rejected = UniqueId("rejected");
 
@@ -65,7 +65,7 @@ public sealed class JobTelemetryTests(AzuriteFixture azurite) : IClassFixture<Az
     [Fact]
     public async Task AFailedOperationMarksItsSpanAsFailed()
     {
-        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.FunctionsService);
+        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Functions);
         string jobId = UniqueId("bad-index");
         TestPipeline pipeline = await CreatePipelineAsync(jobId, images: 1);
 
@@ -80,7 +80,7 @@ public sealed class JobTelemetryTests(AzuriteFixture azurite) : IClassFixture<Az
     [Fact]
     public async Task StorageCallsAreTracedInsideThePipelinesSpansAndNotOutside()
     {
-        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.FunctionsService);
+        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Functions);
         TestPipeline pipeline = await CreatePipelineAsync();   // its storage calls are outside any span too
         string jobId = UniqueId("http");
 
@@ -98,7 +98,7 @@ public sealed class JobTelemetryTests(AzuriteFixture azurite) : IClassFixture<Az
     public async Task IntakeAndProgressMetricsAreExported()
     {
         TestPipeline pipeline = await CreatePipelineAsync();
-        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.WorkerService);
+        using TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Worker);
         string done = UniqueId("done"), cancelled = UniqueId("cancelled");
 
         await JobProgressTests.SubmitAsync(pipeline, done, images: 2);

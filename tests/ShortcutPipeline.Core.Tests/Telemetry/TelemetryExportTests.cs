@@ -36,7 +36,7 @@ public sealed class TelemetryExportTests(AzuriteFixture azurite) : IClassFixture
         using var ingestion = new FakeIngestion();
         using var console = new ConsoleCapture();
         string jobId = JobTelemetryTests.UniqueId("exported");
-        using (TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.FunctionsService, settings: new Dictionary<string, string?>
+        using (TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Functions, settings: new Dictionary<string, string?>
         {
             [SettingNames.ApplicationInsightsConnectionString] = ingestion.ConnectionString,
         }))
@@ -51,7 +51,7 @@ public sealed class TelemetryExportTests(AzuriteFixture azurite) : IClassFixture
             TimeSpan.FromSeconds(60), () => $"the ingestion endpoint received: {string.Join("\n", ingestion.Telemetry)}");
         string span = ingestion.Telemetry.First(body => body.Contains(jobId, StringComparison.Ordinal));
         Assert.Contains(SpanNames.SubmitJob, span, StringComparison.Ordinal);
-        Assert.Contains(PipelineTelemetry.FunctionsService, span, StringComparison.Ordinal);   // the cloud role
+        Assert.Contains(ServiceNames.Functions, span, StringComparison.Ordinal);   // the cloud role
         Assert.DoesNotContain(jobId, console.Text, StringComparison.Ordinal);
         Assert.DoesNotContain(JobMetrics.JobsSubmitted, console.Text, StringComparison.Ordinal);
     }
@@ -61,7 +61,7 @@ public sealed class TelemetryExportTests(AzuriteFixture azurite) : IClassFixture
     {
         using var console = new ConsoleCapture();
         string jobId = JobTelemetryTests.UniqueId("printed");
-        using (TelemetryCapture telemetry = await TelemetryCapture.StartAsync(PipelineTelemetry.WorkerService, settings: new Dictionary<string, string?>()))
+        using (TelemetryCapture telemetry = await TelemetryCapture.StartAsync(ServiceNames.Worker, settings: new Dictionary<string, string?>()))
         {
             await SubmitJobAsync(jobId);
             telemetry.Flush();
@@ -71,7 +71,7 @@ public sealed class TelemetryExportTests(AzuriteFixture azurite) : IClassFixture
         Assert.Contains(SpanNames.SubmitJob, printed, StringComparison.Ordinal);
         Assert.Contains($"{TelemetryAttributes.JobId}: {jobId}", printed, StringComparison.Ordinal);
         Assert.Contains(JobMetrics.JobsSubmitted, printed, StringComparison.Ordinal);
-        Assert.Contains(PipelineTelemetry.WorkerService, printed, StringComparison.Ordinal);
+        Assert.Contains(ServiceNames.Worker, printed, StringComparison.Ordinal);
     }
 
     private async Task SubmitJobAsync(string jobId)
