@@ -190,7 +190,9 @@ public sealed class CallbackSafetyTests(AzuriteFixture azurite) : IClassFixture<
         return pipeline;
     }
 
-    private static JobStatus Status(string id) => new() { Id = id, State = JobState.Completed, TotalImages = 1, DoneImages = 1 };
+    private static JobStatus Status(string id) => new(
+        id, JobState.Completed, [], Model: null, ModelVersion: null, Steps: null, CfgScale: null, Seed: null, Priority: null, Deadline: null,
+        TotalImages: 1, DoneImages: 1, Images: [], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, StartedAt: null, FinishedAt: null, Error: null);
 
     private static string Job(string id, string callbackUrl) =>
         $$"""{ "id": "{{id}}", "model": { "name": "fashion" }, "classes": [ { "label": 1, "count": 1 } ], "steps": 4, "callbackUrl": "{{callbackUrl}}" }""";

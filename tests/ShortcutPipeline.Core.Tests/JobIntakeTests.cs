@@ -1,5 +1,6 @@
 using System.Text;
 using Azure;
+using Azure.Data.Tables;
 using ShortcutPipeline.Core.Contracts;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Testing;
@@ -52,6 +53,19 @@ public sealed class JobIntakeTests(AzuriteFixture azurite) : IClassFixture<Azuri
         Assert.Equal(0, status.DoneImages);
         Assert.Equal("v2", status.ModelVersion);
         Assert.Equal(1000, status.Seed);
+    }
+
+    [Fact]
+    public async Task TheStatusRecordKeepsStateAndPriorityAsTheEnumsNames()
+    {
+        // The columns other readers of the table (and records written before) depend on: text, not numbers.
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await pipeline.Intake.SubmitAsync(TwentyImages, "message-1");
+
+        TableEntity record = (await pipeline.Storage.JobsTable.GetEntityAsync<TableEntity>("twenty", "job")).Value;
+
+        Assert.Equal("Queued", record.GetString("State"));
+        Assert.Equal("High", record.GetString("Priority"));
     }
 
     [Fact]

@@ -164,12 +164,12 @@ public sealed class JobIntake
             return await ResubmitOtherContentAsync(submission, existing, cancellationToken).ConfigureAwait(false);
         }
 
-        if (existing.JobState == JobState.Rejected)
+        if (existing.State == JobState.Rejected)
         {
             return Rejected(existing.JobId, existing.Reasons);
         }
 
-        bool finish = !existing.WorkEnqueued && !existing.JobState.IsTerminal() && read.Job is not null && existing.ModelVersion is not null;
+        bool finish = !existing.WorkEnqueued && !existing.State.IsTerminal() && read.Job is not null && existing.ModelVersion is not null;
         if (finish)
         {
             logger.LogWarning(
@@ -181,7 +181,7 @@ public sealed class JobIntake
 
         return new IntakeResult
         {
-            Outcome = IntakeOutcome.Duplicate, JobId = existing.JobId, State = existing.JobState, FinishedEnqueueing = finish,
+            Outcome = IntakeOutcome.Duplicate, JobId = existing.JobId, State = existing.State, FinishedEnqueueing = finish,
         };
     }
 
@@ -196,7 +196,7 @@ public sealed class JobIntake
             return Rejected(read.JobId, earlier.Reasons);
         }
 
-        if (existing.JobState == JobState.Rejected)
+        if (existing.State == JobState.Rejected)
         {
             JobMessageRecord? message = await store.GetMessageAsync(read.JobId, cancellationToken).ConfigureAwait(false);
             return await CreateAsync(submission, new SupersededRejection(existing, message), cancellationToken).ConfigureAwait(false);
@@ -205,7 +205,7 @@ public sealed class JobIntake
         var reasons = new List<string>
         {
             string.Create(CultureInfo.InvariantCulture,
-                $"$.id \"{read.JobId}\" is taken: a different job was submitted under it on {existing.CreatedAt:u} (it is {existing.JobState.ToString().ToLowerInvariant()}). Submit this job with a new id, or without one."),
+                $"$.id \"{read.JobId}\" is taken: a different job was submitted under it on {existing.CreatedAt:u} (it is {existing.State.ToString().ToLowerInvariant()}). Submit this job with a new id, or without one."),
         };
         reasons.AddRange(read.Reasons);
         string conflictId = GenerationJobReader.DeriveJobId(submission.MessageId, read.ContentHash);

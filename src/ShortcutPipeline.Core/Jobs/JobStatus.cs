@@ -48,64 +48,32 @@ public static class JobStates
 /// What a client sees of a job (GET /api/jobs/{id}, and the body of callbacks). JSON with
 /// <see cref="PipelineJson.Options"/>: camelCase, enums as camelCase strings, nulls left out.
 /// </summary>
-public sealed record JobStatus
+/// <param name="Id">The job id.</param>
+/// <param name="State">Where the job stands.</param>
+/// <param name="Reasons">Why the job was rejected (empty unless <see cref="JobState.Rejected"/>).</param>
+/// <param name="Model">The model name.</param>
+/// <param name="ModelVersion">The model version resolved at intake.</param>
+/// <param name="Steps">Sampling steps.</param>
+/// <param name="CfgScale">Classifier-free guidance scale.</param>
+/// <param name="Seed">The job seed (the client's or the derived one).</param>
+/// <param name="Priority">The priority.</param>
+/// <param name="Deadline">The deadline, if any.</param>
+/// <param name="TotalImages">How many images the job asks for.</param>
+/// <param name="DoneImages">How many of them are done.</param>
+/// <param name="Images">The finished images, by index.</param>
+/// <param name="CreatedAt">When the job was submitted.</param>
+/// <param name="UpdatedAt">When the record last changed.</param>
+/// <param name="StartedAt">When a worker started on it.</param>
+/// <param name="FinishedAt">When it reached a terminal state.</param>
+/// <param name="Error">Why it failed.</param>
+public sealed record JobStatus(
+    string Id, JobState State, IReadOnlyList<string> Reasons,
+    string? Model, string? ModelVersion, int? Steps, double? CfgScale, long? Seed, JobPriority? Priority, DateTimeOffset? Deadline,
+    int TotalImages, int DoneImages, IReadOnlyList<JobImage> Images,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error)
 {
-    /// <summary>The job id.</summary>
-    public required string Id { get; init; }
-
-    /// <summary>Where the job stands.</summary>
-    public required JobState State { get; init; }
-
-    /// <summary>Why the job was rejected (empty unless <see cref="JobState.Rejected"/>).</summary>
-    public IReadOnlyList<string> Reasons { get; init; } = [];
-
-    /// <summary>The model name.</summary>
-    public string? Model { get; init; }
-
-    /// <summary>The model version resolved at intake.</summary>
-    public string? ModelVersion { get; init; }
-
-    /// <summary>Sampling steps.</summary>
-    public int? Steps { get; init; }
-
-    /// <summary>Classifier-free guidance scale.</summary>
-    public double? CfgScale { get; init; }
-
-    /// <summary>The job seed (the client's or the derived one).</summary>
-    public long? Seed { get; init; }
-
-    /// <summary>The priority.</summary>
-    public JobPriority? Priority { get; init; }
-
-    /// <summary>The deadline, if any.</summary>
-    public DateTimeOffset? Deadline { get; init; }
-
-    /// <summary>How many images the job asks for.</summary>
-    public int TotalImages { get; init; }
-
-    /// <summary>How many of them are done.</summary>
-    public int DoneImages { get; init; }
-
     /// <summary>DoneImages / TotalImages (0 for a job without images).</summary>
     public double Progress => TotalImages == 0 ? 0 : (double)DoneImages / TotalImages;
-
-    /// <summary>The finished images, by index.</summary>
-    public IReadOnlyList<JobImage> Images { get; init; } = [];
-
-    /// <summary>When the job was submitted.</summary>
-    public DateTimeOffset CreatedAt { get; init; }
-
-    /// <summary>When the record last changed.</summary>
-    public DateTimeOffset UpdatedAt { get; init; }
-
-    /// <summary>When a worker started on it.</summary>
-    public DateTimeOffset? StartedAt { get; init; }
-
-    /// <summary>When it reached a terminal state.</summary>
-    public DateTimeOffset? FinishedAt { get; init; }
-
-    /// <summary>Why it failed.</summary>
-    public string? Error { get; init; }
 }
 
 /// <summary>One finished image.</summary>
@@ -314,27 +282,11 @@ public sealed class JobStatusService
                 .ToList();
         }
 
-        return new JobStatus
-        {
-            Id = record.JobId,
-            State = record.JobState,
-            Reasons = record.Reasons,
-            Model = record.Model,
-            ModelVersion = record.ModelVersion,
-            Steps = record.Steps,
-            CfgScale = record.CfgScale,
-            Seed = record.Seed,
-            Priority = record.JobPriority,
-            Deadline = record.Deadline,
-            TotalImages = record.TotalImages,
-            DoneImages = record.DoneImages,
-            Images = images,
-            CreatedAt = record.CreatedAt,
-            UpdatedAt = record.UpdatedAt,
-            StartedAt = record.StartedAt,
-            FinishedAt = record.FinishedAt,
-            Error = record.Error,
-        };
+        return new JobStatus(
+            record.JobId, record.State, record.Reasons,
+            record.Model, record.ModelVersion, record.Steps, record.CfgScale, record.Seed, record.Priority, record.Deadline,
+            record.TotalImages, record.DoneImages, images,
+            record.CreatedAt, record.UpdatedAt, record.StartedAt, record.FinishedAt, record.Error);
     }
 
     private async Task<Func<BlobClient, Uri>> CreateLinkerAsync(CancellationToken cancellationToken)
@@ -426,7 +378,7 @@ public sealed class JobProgress
         {
             (JobStatusRecord? record, _) = await store.UpdateAsync(jobId, r => r.Start(time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
             SetState(span, record);
-            return record?.JobState == JobState.Running;
+            return record?.State == JobState.Running;
         });
     }
 
@@ -499,7 +451,7 @@ public sealed class JobProgress
             await statusService.NotifyAsync(record, null, cancellationToken).ConfigureAwait(false);
         }
 
-        return new ImageRecordResult(outcome, record.JobState, record.DoneImages, record.TotalImages);
+        return new ImageRecordResult(outcome, record.State, record.DoneImages, record.TotalImages);
     }
 
     /// <summary>
@@ -536,13 +488,13 @@ public sealed class JobProgress
         ArgumentException.ThrowIfNullOrEmpty(jobId);
         JobStatusRecord? record = await store.GetAsync(jobId, cancellationToken).ConfigureAwait(false);
         return record is null
-            || record.JobState.IsTerminal()
+            || record.State.IsTerminal()
             || (record.Deadline is DateTimeOffset deadline && deadline <= time.GetUtcNow());
     }
 
     /// <summary>Tags <paramref name="span"/> with the job's state after an update (none: the job is unknown).</summary>
     internal static void SetState(Activity? span, JobStatusRecord? record) =>
-        span?.SetTag(TelemetryAttributes.JobState, record is null ? "unknown" : PipelineTelemetry.Lower(record.JobState));
+        span?.SetTag(TelemetryAttributes.JobState, record is null ? "unknown" : PipelineTelemetry.Lower(record.State));
 }
 
 /// <summary>
@@ -555,18 +507,16 @@ public sealed class JobProgress
 /// beside it, in a <see cref="JobMessageRecord"/> of the same partition, so that the many progress updates rewrite a small
 /// entity.
 /// </summary>
-internal sealed class JobStatusRecord() : LifecycleRecord(JobRowKey)
+internal sealed class JobStatusRecord() : LifecycleRecord<JobState>(JobRowKey, JobState.Queued)
 {
     public const string JobRowKey = "job";
 
-    public string State { get; set; } = nameof(Jobs.JobState.Queued);
-    public string? ReasonsJson { get; set; }
     public string? Model { get; set; }
     public string? ModelVersion { get; set; }
     public int? Steps { get; set; }
     public double? CfgScale { get; set; }
     public long? Seed { get; set; }
-    public string? Priority { get; set; }
+    public JobPriority? Priority { get; set; }
     public DateTimeOffset? Deadline { get; set; }
     public string? CallbackUrl { get; set; }
     public int TotalImages { get; set; }
@@ -583,39 +533,18 @@ internal sealed class JobStatusRecord() : LifecycleRecord(JobRowKey)
     [IgnoreDataMember]
     public string JobId => PartitionKey;
 
-    [IgnoreDataMember]
-    public JobState JobState
-    {
-        get => Enum.Parse<JobState>(State);
-        set => State = value.ToString();
-    }
-
-    [IgnoreDataMember]
-    public IReadOnlyList<string> Reasons
-    {
-        get => TableJson.ReadStrings(ReasonsJson);
-        set => ReasonsJson = TableJson.WriteStrings(value);
-    }
-
-    [IgnoreDataMember]
-    public JobPriority? JobPriority
-    {
-        get => Priority is null ? null : Enum.Parse<JobPriority>(Priority);
-        set => Priority = value?.ToString();
-    }
-
     /// <summary>The record of an accepted job, split into <paramref name="workItems"/> work items, its model resolved to <paramref name="modelVersion"/>.</summary>
     public static JobStatusRecord Queued(GenerationJob job, string contentHash, string modelVersion, int workItems) => new()
     {
         PartitionKey = job.Id,
         ContentHash = contentHash,
-        JobState = JobState.Queued,
+        State = JobState.Queued,
         Model = job.Model.Name,
         ModelVersion = modelVersion,
         Steps = job.Steps,
         CfgScale = job.CfgScale,
         Seed = job.Seed,
-        JobPriority = job.Priority,
+        Priority = job.Priority,
         Deadline = job.Deadline,
         CallbackUrl = job.CallbackUrl?.AbsoluteUri,
         TotalImages = job.ImageCount,
@@ -628,7 +557,7 @@ internal sealed class JobStatusRecord() : LifecycleRecord(JobRowKey)
     {
         PartitionKey = jobId,
         ContentHash = contentHash,
-        JobState = JobState.Rejected,
+        State = JobState.Rejected,
         Reasons = reasons,
         FinishedAt = now,
     };
@@ -636,12 +565,12 @@ internal sealed class JobStatusRecord() : LifecycleRecord(JobRowKey)
     /// <summary>Queued to running; false (nothing changed) in any other state.</summary>
     public bool Start(DateTimeOffset now)
     {
-        if (JobState != JobState.Queued)
+        if (State != JobState.Queued)
         {
             return false;
         }
 
-        JobState = JobState.Running;
+        State = JobState.Running;
         StartedAt = now;
         return true;
     }
@@ -675,9 +604,9 @@ internal sealed class JobStatusRecord() : LifecycleRecord(JobRowKey)
         int before = DoneImages;
         DoneImages = CompletedBitmap.Sum(b => BitOperations.PopCount(b));
         Start(now);
-        if (DoneImages == TotalImages && JobState == JobState.Running)
+        if (DoneImages == TotalImages && State == JobState.Running)
         {
-            JobState = JobState.Completed;
+            State = JobState.Completed;
             FinishedAt = now;
             return (ImageRecordOutcome.CompletedJob, DoneImages - before);
         }
@@ -691,12 +620,12 @@ internal sealed class JobStatusRecord() : LifecycleRecord(JobRowKey)
     /// </summary>
     public bool Finish(JobState state, DateTimeOffset now, string? error = null)
     {
-        if (JobState.IsTerminal())
+        if (State.IsTerminal())
         {
             return false;
         }
 
-        JobState = state;
+        State = state;
         if (error is not null)
         {
             Error = error.Length <= 4000 ? error : error[..4000];

@@ -1,3 +1,4 @@
+using System.Runtime.Serialization;
 using System.Net.Sockets;
 using Azure.Core;
 using Azure.Identity;
@@ -226,9 +227,23 @@ internal abstract class TableRecord(string rowKey) : ITableEntity
     }
 }
 
-/// <summary>The record of something that is created, runs and ends (a job, a training run): when each happened.</summary>
-internal abstract class LifecycleRecord(string rowKey) : TableRecord(rowKey)
+/// <summary>
+/// The record of something that is created, runs and ends (a job, a training run): its state (a column of the enum's
+/// name), why it was rejected or failed, and when each step happened.
+/// </summary>
+internal abstract class LifecycleRecord<TState>(string rowKey, TState initial) : TableRecord(rowKey)
+    where TState : struct, Enum
 {
+    public TState State { get; set; } = initial;
+    public string? ReasonsJson { get; set; }
+
+    [IgnoreDataMember]
+    public IReadOnlyList<string> Reasons
+    {
+        get => TableJson.ReadStrings(ReasonsJson);
+        set => ReasonsJson = TableJson.WriteStrings(value);
+    }
+
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? StartedAt { get; set; }

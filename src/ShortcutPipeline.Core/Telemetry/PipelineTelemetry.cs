@@ -170,8 +170,8 @@ public static class JobMetrics
 
     internal static void RecordFinished(JobStatusRecord record)
     {
-        Finished.Add(1, new KeyValuePair<string, object?>(TelemetryAttributes.JobState, PipelineTelemetry.Lower(record.JobState)));
-        if (record.JobState == JobState.Completed && record.FinishedAt is DateTimeOffset finished)
+        Finished.Add(1, new KeyValuePair<string, object?>(TelemetryAttributes.JobState, PipelineTelemetry.Lower(record.State)));
+        if (record.State == JobState.Completed && record.FinishedAt is DateTimeOffset finished)
         {
             Duration.Record((finished - record.CreatedAt).TotalSeconds, new TagList { { TelemetryAttributes.Model, record.Model } });
         }

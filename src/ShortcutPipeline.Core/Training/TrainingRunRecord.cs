@@ -6,22 +6,20 @@ namespace ShortcutPipeline.Core.Training;
 /// The entity of one training run in the runs table (partition key: the run id; row key: <see cref="RunRowKey"/>).
 /// Every change goes through <see cref="TrainingRunStore"/> with optimistic concurrency.
 /// </summary>
-internal sealed class TrainingRunRecord() : LifecycleRecord(RunRowKey)
+internal sealed class TrainingRunRecord() : LifecycleRecord<TrainingRunState>(RunRowKey, TrainingRunState.Queued)
 {
     public const string RunRowKey = "run";
 
     /// <summary>How much of an unreadable request the record keeps (characters; a table property holds 32K).</summary>
     public const int MaxRequestTextLength = 16 * 1024;
 
-    public string State { get; set; } = nameof(TrainingRunState.Queued);
-    public string Trigger { get; set; } = nameof(TrainingTrigger.Manual);
+    public TrainingTrigger Trigger { get; set; } = TrainingTrigger.Manual;
     public string? Model { get; set; }
     public string? RequestJson { get; set; }
     public string? RequestText { get; set; }
     public string ContentHash { get; set; } = "";
     public string? ConfigurationFingerprint { get; set; }
     public string? DatasetFingerprint { get; set; }
-    public string? ReasonsJson { get; set; }
     public long Step { get; set; }
     public long TotalSteps { get; set; }
     public long? CheckpointStep { get; set; }
@@ -36,20 +34,6 @@ internal sealed class TrainingRunRecord() : LifecycleRecord(RunRowKey)
     public bool Enqueued { get; set; }
 
     [IgnoreDataMember]
-    public TrainingRunState RunState
-    {
-        get => Enum.Parse<TrainingRunState>(State);
-        set => State = value.ToString();
-    }
-
-    [IgnoreDataMember]
-    public IReadOnlyList<string> Reasons
-    {
-        get => TableJson.ReadStrings(ReasonsJson);
-        set => ReasonsJson = TableJson.WriteStrings(value);
-    }
-
-    [IgnoreDataMember]
     public Dictionary<string, double> Metrics
     {
         get => MetricsJson is null ? [] : JsonSerializer.Deserialize<Dictionary<string, double>>(MetricsJson) ?? [];
@@ -60,8 +44,8 @@ internal sealed class TrainingRunRecord() : LifecycleRecord(RunRowKey)
     {
         RunId = PartitionKey,
         Model = Model,
-        State = RunState,
-        Trigger = Enum.Parse<TrainingTrigger>(Trigger),
+        State = State,
+        Trigger = Trigger,
         Request = RequestJson is null ? null : JsonSerializer.Deserialize<TrainingRequest>(RequestJson, PipelineJson.Options),
         RequestText = RequestText,
         Reasons = Reasons,

@@ -47,7 +47,7 @@ public sealed class TrainingRunStore(PipelineStorage storage, TimeProvider? time
         var record = new TrainingRunRecord
         {
             PartitionKey = request.RunId,
-            Trigger = trigger.ToString(),
+            Trigger = trigger,
             Model = request.Model,
             RequestJson = request.ToJson(),
             ConfigurationFingerprint = fingerprint,
@@ -75,8 +75,8 @@ public sealed class TrainingRunStore(PipelineStorage storage, TimeProvider? time
         var record = new TrainingRunRecord
         {
             PartitionKey = runId,
-            RunState = TrainingRunState.Failed,
-            Trigger = trigger.ToString(),
+            State = TrainingRunState.Failed,
+            Trigger = trigger,
             Model = model,
             RequestText = requestText.Length <= TrainingRunRecord.MaxRequestTextLength
                 ? requestText
@@ -110,7 +110,7 @@ public sealed class TrainingRunStore(PipelineStorage storage, TimeProvider? time
     public Task<TrainingRun?> MarkRunningAsync(string runId, string trainer, long? resumedFromStep, CancellationToken cancellationToken = default) =>
         ChangeUnlessTerminalAsync(runId, record =>
         {
-            record.RunState = TrainingRunState.Running;
+            record.State = TrainingRunState.Running;
             record.Attempts++;
             record.Trainer = trainer;
             record.ResumedFromStep = resumedFromStep;
@@ -159,7 +159,7 @@ public sealed class TrainingRunStore(PipelineStorage storage, TimeProvider? time
     public Task<TrainingRun?> MarkSucceededAsync(string runId, CancellationToken cancellationToken = default) =>
         ChangeUnlessTerminalAsync(runId, record =>
         {
-            record.RunState = TrainingRunState.Succeeded;
+            record.State = TrainingRunState.Succeeded;
             record.Step = record.TotalSteps;
             record.FinishedAt = time.GetUtcNow();
         }, cancellationToken);
@@ -170,7 +170,7 @@ public sealed class TrainingRunStore(PipelineStorage storage, TimeProvider? time
         ArgumentNullException.ThrowIfNull(reasons);
         return ChangeUnlessTerminalAsync(runId, record =>
         {
-            record.RunState = TrainingRunState.Failed;
+            record.State = TrainingRunState.Failed;
             record.Reasons = reasons.Select(Truncate).ToList();
             record.FinishedAt = time.GetUtcNow();
         }, cancellationToken);
@@ -198,7 +198,7 @@ public sealed class TrainingRunStore(PipelineStorage storage, TimeProvider? time
     private Task<TrainingRun?> ChangeUnlessTerminalAsync(string runId, Action<TrainingRunRecord> change, CancellationToken cancellationToken) =>
         ChangeAsync(runId, record =>
         {
-            if (record.RunState.IsTerminal())
+            if (record.State.IsTerminal())
             {
                 return false;
             }

@@ -1,3 +1,4 @@
+using Azure.Data.Tables;
 using System.Text.Json;
 using ShortcutPipeline.Core.Training;
 using ShortcutPipeline.Testing;
@@ -23,6 +24,17 @@ public sealed class TrainingLauncherTests(AzuriteFixture azurite) : IClassFixtur
         Assert.Equal(run.Request!.ConfigurationFingerprint(), run.ConfigurationFingerprint);
         string message = Assert.Single(await training.PeekTrainingQueueAsync());
         Assert.Equal(run.Request, JsonSerializer.Deserialize<TrainingRequest>(message, PipelineJson.Options));
+    }
+
+    [Fact]
+    public async Task TheRunRecordKeepsStateAndTriggerAsTheEnumsNames()
+    {
+        TestTraining training = await TestTraining.CreateAsync(azurite);
+        await training.Launcher.LaunchAsync(Request, TrainingTrigger.Schedule);
+
+        TableEntity record = (await training.Storage.RunsTable.GetEntityAsync<TableEntity>("r1", "run")).Value;
+
+        Assert.Equal(("Queued", "Schedule"), (record.GetString("State"), record.GetString("Trigger")));
     }
 
     [Fact]
