@@ -61,6 +61,11 @@ public sealed class PipelineBench
         DefaultValueFactory = _ => "DiT-Small/4",
     };
 
+    private readonly Option<string?> vae = new("--vae")
+    {
+        Description = "The VAE decoder weights (diffusers safetensors) of a latent-space model; default: random weights of the Stable Diffusion VAE's shape (the same work per image).",
+    };
+
     private readonly Option<string> device = CommonOptions.Device();
     private readonly Option<string?> output = CommonOptions.ReportFile();
     private readonly Option<bool> verbose = CommonOptions.Verbose();
@@ -68,7 +73,7 @@ public sealed class PipelineBench
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (Option option in new Option[] { model, preset, device, output, verbose })
+        foreach (Option option in new Option[] { model, preset, vae, device, output, verbose })
         {
             command.Options.Add(option);
         }
@@ -81,10 +86,43 @@ public sealed class PipelineBench
     public LogLevel LogLevel(ParseResult parse) => parse.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning;
 
     /// <summary>
-    /// The sampling export to time: --model's file; without one, the embedded model; else an untrained --preset (the same
-    /// work per image as a trained one), said on the error writer.
+    /// The model to time: --model's file; without one, the embedded model; else an untrained --preset (the same work per
+    /// image as a trained one). A latent-space model decodes through --vae's weights; without them, through a decoder of
+    /// the Stable Diffusion VAE's shape with random weights (the same work per image), written to a temporary folder that
+    /// lives as long as the returned model. What it falls back to is said on the error writer.
     /// </summary>
-    public byte[] ResolveCheckpoint(ParseResult parse)
+    public BenchModel ResolveModel(ParseResult parse)
+    {
+        TextWriter log = parse.InvocationConfiguration.Error;
+        byte[] checkpoint = ReadCheckpoint(parse, log);
+        DiTConfig config;
+        using (var stream = new MemoryStream(checkpoint, writable: false))
+        {
+            config = Checkpoint.ReadInfo(stream).Config;
+        }
+
+        if (config.Space != "latent")
+        {
+            return new BenchModel(checkpoint, config, VaePath: null, TemporaryFolder: null);
+        }
+
+        if (parse.GetValue(vae) is { } vaePath)
+        {
+            return new BenchModel(checkpoint, config, vaePath, TemporaryFolder: null);
+        }
+
+        log.WriteLine($"{config.Name} is a latent-space model and there is no --vae: decoding through a VAE decoder of the Stable Diffusion shape with random weights (the same work per image as the real one).");
+        string folder = Directory.CreateTempSubdirectory("shortcut-bench-vae-").FullName;
+        string path = Path.Combine(folder, "diffusion_pytorch_model.safetensors");
+        using (var decoder = new VaeDecoder(VaeConfig.StableDiffusion))
+        {
+            SafetensorsFile.Write(path, decoder.state_dict());
+        }
+
+        return new BenchModel(checkpoint, config, path, folder);
+    }
+
+    private byte[] ReadCheckpoint(ParseResult parse, TextWriter log)
     {
         if (parse.GetValue(model) is { } modelFile)
         {
@@ -100,7 +138,7 @@ public sealed class PipelineBench
         DiTConfig config = name.Equals(DefaultModel.FallbackConfig.Name, StringComparison.OrdinalIgnoreCase)
             ? DefaultModel.FallbackConfig
             : DiT.Preset(name);
-        parse.InvocationConfiguration.Error.WriteLine($"No --model and no embedded model: timing an untrained {config.Name} (the same work per image as a trained one).");
+        log.WriteLine($"No --model and no embedded model: timing an untrained {config.Name} (the same work per image as a trained one).");
         using var trainer = new Model.Trainer(config, new TrainingConfig());
         using var export = new MemoryStream();
         Checkpoint.ExportForSampling(trainer, export);
@@ -109,11 +147,11 @@ public sealed class PipelineBench
 
     /// <summary>
     /// Starts the local pipeline a benchmark times: a worker on <paramref name="deviceName"/> with the row limit
-    /// <paramref name="rowLimit"/> that polls every 100 ms and caches models in <paramref name="cache"/>, adjusted by
-    /// <paramref name="tune"/>; <paramref name="checkpoint"/> is registered as the default model.
+    /// <paramref name="rowLimit"/> that polls every 100 ms, caches models in <paramref name="cache"/> and decodes through
+    /// the model's VAE, adjusted by <paramref name="tune"/>; the model is registered as the default model.
     /// </summary>
     public static async Task<LocalPipeline> StartPipelineAsync(
-        string connectionString, PipelineStorageOptions names, byte[] checkpoint, string deviceName, int rowLimit, string cache,
+        string connectionString, PipelineStorageOptions names, BenchModel model, string deviceName, int rowLimit, string cache,
         Action<WorkerOptions> tune, LogLevel logLevel, CancellationToken cancellationToken)
     {
         LocalPipeline pipeline = await LocalPipeline.StartAsync(connectionString, names, worker =>
@@ -122,11 +160,12 @@ public sealed class PipelineBench
             worker.MaxRowsPerPass = rowLimit;
             worker.PollInterval = TimeSpan.FromMilliseconds(100);
             worker.ModelCacheDirectory = cache;
+            worker.VaePath = model.VaePath;
             tune(worker);
         }, logLevel, cancellationToken).ConfigureAwait(false);
         try
         {
-            await DefaultModel.RegisterAsync(pipeline.Registry, checkpoint, cancellationToken).ConfigureAwait(false);
+            await DefaultModel.RegisterAsync(pipeline.Registry, model.Checkpoint, cancellationToken).ConfigureAwait(false);
             return pipeline;
         }
         catch
@@ -142,6 +181,23 @@ public sealed class PipelineBench
         if (parse.GetValue(output) is { } path)
         {
             await File.WriteAllTextAsync(path, JsonSerializer.Serialize(report, json), cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>The model a benchmark times: its sampling export, its configuration, and the VAE decoder weights of a latent-space model.</summary>
+/// <param name="Checkpoint">The sampling export.</param>
+/// <param name="Config">Its configuration.</param>
+/// <param name="VaePath">The VAE decoder weights (latent-space models only).</param>
+/// <param name="TemporaryFolder">A folder of random decoder weights, deleted with this.</param>
+public sealed record BenchModel(byte[] Checkpoint, DiTConfig Config, string? VaePath, string? TemporaryFolder) : IDisposable
+{
+    /// <summary>Deletes <see cref="TemporaryFolder"/>.</summary>
+    public void Dispose()
+    {
+        if (TemporaryFolder is not null && Directory.Exists(TemporaryFolder))
+        {
+            Directory.Delete(TemporaryFolder, recursive: true);
         }
     }
 }

@@ -69,6 +69,39 @@ public sealed class LocalRunTests : IDisposable
     }
 
     [Fact]
+    public async Task BenchServingTimesALatentSpaceModelThroughAVaeDecoderOfTheStableDiffusionShape()
+    {
+        // A latent model without --vae: the benchmark decodes through a randomly initialised decoder of the SD VAE's
+        // shape (the same work per image as the real weights), so a latent preset such as DiT-B/2 can be timed anywhere.
+        string latent = Path.Combine(folder, "latent.safetensors");
+        using (var trainer = new Model.Trainer(Model.DiT.Tiny(4, inChannels: 4) with { HiddenSize = 32, Depth = 1, NumHeads = 2, Space = "latent" }, new Contracts.TrainingConfig()))
+        {
+            Model.Checkpoint.ExportForSampling(trainer, latent);
+        }
+
+        string report = Path.Combine(folder, "latent-serving.json");
+        var run = await CliRunner.RunAsync(
+            "bench-serving", "--model", latent, "--device", "cpu", "--max-rows-per-pass", "4", "--rate", "4", "--duration", "2",
+            "--mix", "1:0.5,2:0.5", "--saturate-jobs", "2", "--saturate-images-per-job", "4", "--out", report);
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Errors);
+        Assert.Contains("random weights", run.Errors, StringComparison.Ordinal);
+        using JsonDocument figures = JsonDocument.Parse(File.ReadAllText(report));
+        Assert.All(figures.RootElement.GetProperty("Phases").EnumerateArray(), p => Assert.Equal(0, p.GetProperty("FailedJobs").GetInt32()));
+    }
+
+    [Fact]
+    public async Task BenchServingRefusesALoadTooShortToHaveJobsBelowTheLargestBudget()
+    {
+        var run = await CliRunner.RunAsync(
+            "bench-serving", "--model", TestModels.Tiny, "--device", "cpu", "--rate", "1", "--duration", "0.01");
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("raise --rate or --duration", run.Errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected error", run.Errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BenchServingReportsLatencyPerBudgetRowsPerPassAndTheBaselineInOneRun()
     {
         string report = Path.Combine(folder, "serving.json");

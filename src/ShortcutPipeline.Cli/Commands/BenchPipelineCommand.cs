@@ -10,6 +10,7 @@ using ShortcutPipeline.Cli.Pipeline;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Storage;
 using ShortcutPipeline.Model;
+using ShortcutPipeline.Model.Imaging;
 using ShortcutPipeline.Worker;
 using static TorchSharp.torch;
 
@@ -44,7 +45,8 @@ public static class BenchPipelineCommand
                 return 1;
             }
 
-            Report report = await RunAsync(common.ResolveCheckpoint(parse), size, budget, count, samplerThreads, common.Device(parse),
+            using BenchModel model = common.ResolveModel(parse);
+            Report report = await RunAsync(model, size, budget, count, samplerThreads, common.Device(parse),
                 common.LogLevel(parse), parse.InvocationConfiguration.Error, cancellationToken);
             TextWriter result = parse.InvocationConfiguration.Output;
             await result.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -80,7 +82,7 @@ public static class BenchPipelineCommand
     }
 
     public static async Task<Report> RunAsync(
-        byte[] checkpoint, int batchSize, int steps, int batches, int samplerThreads, string deviceName, LogLevel logLevel, TextWriter log,
+        BenchModel model, int batchSize, int steps, int batches, int samplerThreads, string deviceName, LogLevel logLevel, TextWriter log,
         CancellationToken cancellationToken)
     {
         // Before any tensor: libtorch gives each thread its count when that thread first runs a kernel, so the bare
@@ -94,9 +96,10 @@ public static class BenchPipelineCommand
 
         Device device = Devices.Parse(deviceName);
         ScalarType dtype = Devices.SamplingType(device);
-        using var stream = new MemoryStream(checkpoint, writable: false);
+        using var stream = new MemoryStream(model.Checkpoint, writable: false);
         using DiT network = Checkpoint.LoadForSampling(stream, device, dtype);
         var sampler = new ShortcutSampler(network);
+        IImageDecoder decoder = ImageDecoders.For(network.Config, model.VaePath, device);
         int classes = network.Config.NumClasses;
 
         // The bare sampler and the pipeline take turns, a round each at a time (A B A B ...), so that a machine whose
@@ -111,7 +114,7 @@ public static class BenchPipelineCommand
         try
         {
             await using LocalPipeline pipeline = await PipelineBench.StartPipelineAsync(
-                emulator.ConnectionString, new PipelineStorageOptions(), checkpoint, deviceName, batchSize, cache,
+                emulator.ConnectionString, new PipelineStorageOptions(), model, deviceName, batchSize, cache,
                 worker => worker.SamplerThreads = samplerThreads, logLevel, cancellationToken);
 
             // Untimed jobs, as many as a round has, load the model and warm up the whole path: .NET compiles the hot
@@ -124,7 +127,7 @@ public static class BenchPipelineCommand
             {
                 int count = (batches - done) / (rounds - round);
                 await log.WriteLineAsync($"Round {round + 1} of {rounds}: the bare sampler, then the pipeline, {count} batches of {batchSize} at {steps} steps each...");
-                TimeSpan bare = TimeSampler(sampler, batchSize, steps, count, device);
+                TimeSpan bare = TimeSampler(sampler, decoder, batchSize, steps, count, device);
                 var clock = Stopwatch.StartNew();
                 await RunJobsAsync(pipeline, string.Create(CultureInfo.InvariantCulture, $"timed-{round}"), count, batchSize, steps, classes, cancellationToken);
                 TimeSpan piped = clock.Elapsed;
@@ -161,22 +164,31 @@ public static class BenchPipelineCommand
         return pipeline.Metrics.Snapshot();
     }
 
-    private static TimeSpan TimeSampler(ShortcutSampler sampler, int batchSize, int steps, int batches, Device device)
+    // The bare sampler's batches, each decoded to 8-bit pixels on the host as the worker's are (through the VAE for a
+    // latent-space model).
+    private static TimeSpan TimeSampler(ShortcutSampler sampler, IImageDecoder decoder, int batchSize, int steps, int batches, Device device)
     {
         int classes = sampler.Model.Config.NumClasses;
         var requests = Enumerable.Range(0, batchSize).Select(i => new SampleRequest(i % classes, steps, 1.0, i)).ToList();
+        void Batch()
+        {
+            using var scope = NewDisposeScope();
+            using SampleResult result = sampler.Sample(requests);
+            _ = decoder.DecodeToBytes(result.Samples).cpu();
+        }
+
         // Warm-up: the first batches after loading run slower (allocator, lazy initialisation): two batches and a second at least.
         var warmUp = Stopwatch.StartNew();
         for (int i = 0; i < 2 || warmUp.Elapsed < TimeSpan.FromSeconds(1); i++)
         {
-            using SampleResult result = sampler.Sample(requests);
+            Batch();
         }
 
         BenchCommand.Synchronize(device);
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < batches; i++)
         {
-            using SampleResult result = sampler.Sample(requests);
+            Batch();
         }
 
         BenchCommand.Synchronize(device);

@@ -54,10 +54,10 @@ public static class BenchServingCommand
                 throw new ArgumentException("--rate and --duration must be positive, --images-per-job 1 to 256, --max-rows-per-pass at least 1.");
             }
 
-            byte[] checkpoint = common.ResolveCheckpoint(parse);
+            using BenchModel benchModel = common.ResolveModel(parse);
             int saturateImages = Math.Clamp(parse.GetValue(backlogImages), 1, 256);
             int saturate = parse.GetValue(backlog) is > 0 and var count ? count : Math.Max(1, 16 * rowLimit / saturateImages);
-            Report report = await RunAsync(checkpoint, load, rowLimit, saturate, saturateImages, common.Device(parse),
+            Report report = await RunAsync(benchModel, load, rowLimit, saturate, saturateImages, common.Device(parse),
                 common.LogLevel(parse), parse.InvocationConfiguration.Error, cancellationToken);
             await parse.InvocationConfiguration.Output.WriteAsync(Format(report));
             await common.WriteReportAsync(parse, report, ReportJson, cancellationToken);
@@ -129,16 +129,22 @@ public static class BenchServingCommand
     }
 
     public static async Task<Report> RunAsync(
-        byte[] checkpoint, Load load, int rowLimit, int saturateJobs, int saturateImagesPerJob, string deviceName, LogLevel logLevel, TextWriter log,
+        BenchModel model, Load load, int rowLimit, int saturateJobs, int saturateImagesPerJob, string deviceName, LogLevel logLevel, TextWriter log,
         CancellationToken cancellationToken)
     {
         IReadOnlyList<Arrival> arrivals = load.Arrivals();
         int largest = load.Mix.Max(m => m.Steps);
+        if (!arrivals.Any(a => a.Steps != largest))
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"The load draws {arrivals.Count} jobs, none of them below the largest budget ({largest} steps), so the phase without the {largest}-step jobs would have none: raise --rate or --duration."));
+        }
+
         await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"{arrivals.Count} jobs per phase ({load.Describe()}, {load.ImagesPerJob} images each) at {load.Rate} jobs/s for {load.Duration.TotalSeconds} s; row limit {rowLimit}."));
         using AzuriteEmulator emulator = AzuriteEmulator.Start(await ToolsDirectory.FindOrInstallAzuriteAsync(log, cancellationToken));
         string cache = Directory.CreateTempSubdirectory("shortcut-bench-cache-").FullName;
-        var bench = new Bench(emulator.ConnectionString, checkpoint, rowLimit, deviceName, cache, logLevel, log);
+        var bench = new Bench(emulator.ConnectionString, model, rowLimit, deviceName, cache, logLevel, log);
         try
         {
             var phases = new List<Phase>
@@ -220,11 +226,11 @@ public static class BenchServingCommand
 
     // One Azurite, a fresh pipeline (storage names, worker) per phase.
     private sealed class Bench(
-        string connectionString, byte[] checkpoint, int rowLimit, string deviceName, string cache, LogLevel logLevel, TextWriter log)
+        string connectionString, BenchModel model, int rowLimit, string deviceName, string cache, LogLevel logLevel, TextWriter log)
     {
         private int phaseNumber;
 
-        public string ModelName { get; private set; } = "";
+        public string ModelName => model.Config.Name;
 
         public async Task<Phase> OpenLoopAsync(
             string name, SchedulingPolicy scheduling, IReadOnlyList<Arrival> arrivals, int imagesPerJob, CancellationToken cancellationToken)
@@ -267,11 +273,7 @@ public static class BenchServingCommand
         {
             var names = PipelineStorageOptions.WithPrefix(string.Create(CultureInfo.InvariantCulture, $"bench{++phaseNumber}"));
             LocalPipeline pipeline = await PipelineBench.StartPipelineAsync(
-                connectionString, names, checkpoint, deviceName, rowLimit, cache, worker => worker.Scheduling = scheduling, logLevel, cancellationToken);
-            using (var stream = new MemoryStream(checkpoint, writable: false))
-            {
-                ModelName = Checkpoint.ReadInfo(stream).Config.Name;
-            }
+                connectionString, names, model, deviceName, rowLimit, cache, worker => worker.Scheduling = scheduling, logLevel, cancellationToken);
 
             // Untimed: loads the model and warms every path up, one job per budget twice over.
             WorkerMetricsSnapshot before = pipeline.Metrics.Snapshot();
