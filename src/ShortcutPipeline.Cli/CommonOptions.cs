@@ -52,13 +52,12 @@ public sealed class PipelineBench
 {
     private readonly Option<string?> model = new("--model")
     {
-        Description = "A sampling export (.safetensors); default: the embedded model, else an untrained --preset (the same work per image).",
+        Description = "The model to time, a sampling export (.safetensors); default: the embedded model (or --preset).",
     };
 
-    private readonly Option<string> preset = new("--preset")
+    private readonly Option<string?> preset = new("--preset")
     {
-        Description = "The architecture of the untrained model used when there is no other.",
-        DefaultValueFactory = _ => "DiT-Small/4",
+        Description = "Time an untrained model of this architecture (the same work per image as a trained one) instead of the embedded model; DiT-Small/4 when the build has none.",
     };
 
     private readonly Option<string?> vae = new("--vae")
@@ -86,8 +85,8 @@ public sealed class PipelineBench
     public LogLevel LogLevel(ParseResult parse) => parse.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning;
 
     /// <summary>
-    /// The model to time: --model's file; without one, the embedded model; else an untrained --preset (the same work per
-    /// image as a trained one). A latent-space model decodes through --vae's weights; without them, through a decoder of
+    /// The model to time: --model's file, or an untrained --preset (the same work per image as a trained one), or else the
+    /// embedded model, or else an untrained DiT-Small/4. A latent-space model decodes through --vae's weights; without them, through a decoder of
     /// the Stable Diffusion VAE's shape with random weights (the same work per image), written to a temporary folder that
     /// lives as long as the returned model. What it falls back to is said on the error writer.
     /// </summary>
@@ -124,21 +123,31 @@ public sealed class PipelineBench
 
     private byte[] ReadCheckpoint(ParseResult parse, TextWriter log)
     {
-        if (parse.GetValue(model) is { } modelFile)
+        string? modelFile = parse.GetValue(model), name = parse.GetValue(preset);
+        if (modelFile is not null && name is not null)
+        {
+            throw new ArgumentException("--model and --preset each name the model to time: give one of them.");
+        }
+
+        if (modelFile is not null)
         {
             return File.ReadAllBytes(modelFile);
         }
 
-        if (DefaultModel.ReadEmbedded() is { } embedded)
+        if (name is null && DefaultModel.ReadEmbedded() is { } embedded)
         {
             return embedded;
         }
 
-        string name = parse.GetValue(preset)!;
+        if (name is null)
+        {
+            name = "DiT-Small/4";
+            log.WriteLine($"No --model and no embedded model: timing an untrained {name}.");
+        }
+
         DiTConfig config = name.Equals(DefaultModel.FallbackConfig.Name, StringComparison.OrdinalIgnoreCase)
             ? DefaultModel.FallbackConfig
             : DiT.Preset(name);
-        log.WriteLine($"No --model and no embedded model: timing an untrained {config.Name} (the same work per image as a trained one).");
         using var trainer = new Model.Trainer(config, new TrainingConfig());
         using var export = new MemoryStream();
         Checkpoint.ExportForSampling(trainer, export);

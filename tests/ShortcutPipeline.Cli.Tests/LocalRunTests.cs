@@ -91,6 +91,28 @@ public sealed class LocalRunTests : IDisposable
     }
 
     [Fact]
+    public async Task BenchPipelineTimesTheNamedPresetInsteadOfTheEmbeddedModel()
+    {
+        string report = Path.Combine(folder, "preset.json");
+
+        var run = await CliRunner.RunAsync(
+            "bench-pipeline", "--preset", "DiT-Tiny/2", "--device", "cpu", "--batch-size", "4", "--steps", "1", "--batches", "2", "--out", report);
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Errors);
+        using JsonDocument figures = JsonDocument.Parse(File.ReadAllText(report));
+        Assert.Equal("DiT-Tiny/2", figures.RootElement.GetProperty("Model").GetString());
+    }
+
+    [Fact]
+    public async Task ThePipelineBenchmarksRefuseBothAModelFileAndAPreset()
+    {
+        var run = await CliRunner.RunAsync("bench-serving", "--model", TestModels.Tiny, "--preset", "DiT-Tiny/2", "--device", "cpu");
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("--model and --preset each name the model to time", run.Errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BenchServingRefusesALoadTooShortToHaveJobsBelowTheLargestBudget()
     {
         var run = await CliRunner.RunAsync(
