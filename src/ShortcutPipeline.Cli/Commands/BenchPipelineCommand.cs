@@ -100,6 +100,7 @@ public static class BenchPipelineCommand
         using DiT network = Checkpoint.LoadForSampling(stream, device, dtype);
         var sampler = new ShortcutSampler(network);
         IImageDecoder decoder = ImageDecoders.For(network.Config, model.VaePath, device);
+        using IDisposable? decoderWeights = decoder as IDisposable;
         int classes = network.Config.NumClasses;
 
         // The bare sampler and the pipeline take turns, a round each at a time (A B A B ...), so that a machine whose
