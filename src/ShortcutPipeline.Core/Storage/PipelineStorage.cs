@@ -1,5 +1,5 @@
-using System.Runtime.Serialization;
 using System.Net.Sockets;
+using System.Runtime.Serialization;
 using Azure.Core;
 using Azure.Identity;
 using Azure.Storage.Blobs;
