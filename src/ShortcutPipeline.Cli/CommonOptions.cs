@@ -156,12 +156,13 @@ public sealed class PipelineBench
 
     /// <summary>
     /// Starts the local pipeline a benchmark times: a worker on <paramref name="deviceName"/> with the row limit
-    /// <paramref name="rowLimit"/> that polls every 100 ms, caches models in <paramref name="cache"/> and decodes through
-    /// the model's VAE, adjusted by <paramref name="tune"/>; the model is registered as the default model.
+    /// <paramref name="rowLimit"/> that polls an empty queue every 100 ms, caches models in <paramref name="cache"/> and
+    /// decodes through the model's VAE, adjusted by <paramref name="tune"/>, and the intake (polling every
+    /// <paramref name="intakePollInterval"/>, default 200 ms); the model is registered as the default model.
     /// </summary>
     public static async Task<LocalPipeline> StartPipelineAsync(
         string connectionString, PipelineStorageOptions names, BenchModel model, string deviceName, int rowLimit, string cache,
-        Action<WorkerOptions> tune, LogLevel logLevel, CancellationToken cancellationToken)
+        Action<WorkerOptions> tune, TimeSpan? intakePollInterval, LogLevel logLevel, CancellationToken cancellationToken)
     {
         LocalPipeline pipeline = await LocalPipeline.StartAsync(connectionString, names, worker =>
         {
@@ -171,7 +172,7 @@ public sealed class PipelineBench
             worker.ModelCacheDirectory = cache;
             worker.VaePath = model.VaePath;
             tune(worker);
-        }, logLevel, cancellationToken).ConfigureAwait(false);
+        }, logLevel, cancellationToken, intakePollInterval: intakePollInterval).ConfigureAwait(false);
         try
         {
             await DefaultModel.RegisterAsync(pipeline.Registry, model.Checkpoint, cancellationToken).ConfigureAwait(false);

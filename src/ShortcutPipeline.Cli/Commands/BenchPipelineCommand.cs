@@ -23,6 +23,10 @@ namespace ShortcutPipeline.Cli.Commands;
 /// </summary>
 public static class BenchPipelineCommand
 {
+    // How soon the intake and the worker ask their empty queues again. Each timed round starts after an idle spell (the
+    // bare sampler's round), where a steady load would find them busy: their idle polls would be timed as the pipeline's.
+    private static readonly TimeSpan IdlePollInterval = TimeSpan.FromMilliseconds(50);
+
     public static Command Create()
     {
         var common = new PipelineBench();
@@ -116,7 +120,12 @@ public static class BenchPipelineCommand
         {
             await using LocalPipeline pipeline = await PipelineBench.StartPipelineAsync(
                 emulator.ConnectionString, new PipelineStorageOptions(), model, deviceName, batchSize, cache,
-                worker => worker.SamplerThreads = samplerThreads, logLevel, cancellationToken);
+                worker =>
+                {
+                    worker.SamplerThreads = samplerThreads;
+                    worker.PollInterval = IdlePollInterval;
+                },
+                intakePollInterval: IdlePollInterval, logLevel, cancellationToken);
 
             // Untimed jobs, as many as a round has, load the model and warm up the whole path: .NET compiles the hot
             // methods again, optimised, after their first calls, on a thread of its own that would otherwise share the

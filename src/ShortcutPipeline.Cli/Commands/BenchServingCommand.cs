@@ -273,7 +273,7 @@ public static class BenchServingCommand
         {
             var names = PipelineStorageOptions.WithPrefix(string.Create(CultureInfo.InvariantCulture, $"bench{++phaseNumber}"));
             LocalPipeline pipeline = await PipelineBench.StartPipelineAsync(
-                connectionString, names, model, deviceName, rowLimit, cache, worker => worker.Scheduling = scheduling, logLevel, cancellationToken);
+                connectionString, names, model, deviceName, rowLimit, cache, worker => worker.Scheduling = scheduling, intakePollInterval: null, logLevel, cancellationToken);
 
             // Untimed: loads the model and warms every path up, one job per budget twice over.
             WorkerMetricsSnapshot before = pipeline.Metrics.Snapshot();

@@ -39,11 +39,12 @@ public sealed class LocalPipeline : IAsyncDisposable
     /// <summary>
     /// Creates the storage's queues, containers and tables and starts the intake and the worker on it (and the trainer's
     /// loop when <paramref name="configureTrainer"/> is given; it adjusts the trainer's options). <paramref name="configureWorker"/>
-    /// adjusts the worker's options; logs below <paramref name="logLevel"/> are dropped.
+    /// adjusts the worker's options; logs below <paramref name="logLevel"/> are dropped. The intake asks an empty jobs queue
+    /// again every <paramref name="intakePollInterval"/> (default 200 ms).
     /// </summary>
     public static async Task<LocalPipeline> StartAsync(
         string connectionString, PipelineStorageOptions names, Action<WorkerOptions> configureWorker, LogLevel logLevel,
-        CancellationToken cancellationToken, Action<TrainerHostOptions>? configureTrainer = null)
+        CancellationToken cancellationToken, Action<TrainerHostOptions>? configureTrainer = null, TimeSpan? intakePollInterval = null)
     {
         ArgumentNullException.ThrowIfNull(names);
         var settings = new Dictionary<string, string?>(names.ToSettings().Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)))
@@ -60,7 +61,7 @@ public sealed class LocalPipeline : IAsyncDisposable
         builder.Services.AddShortcutPipelineWorker(builder.Configuration);
         builder.Services.Configure(configureWorker);
         builder.Services.AddSingleton(sp => new JobQueueListener(
-            sp.GetRequiredService<PipelineStorage>(), sp.GetRequiredService<JobIntake>(), pollInterval: TimeSpan.FromMilliseconds(200),
+            sp.GetRequiredService<PipelineStorage>(), sp.GetRequiredService<JobIntake>(), pollInterval: intakePollInterval ?? TimeSpan.FromMilliseconds(200),
             logger: sp.GetRequiredService<ILogger<JobQueueListener>>()));
         builder.Services.AddHostedService<JobQueueListenerService>();
         if (configureTrainer is not null)
