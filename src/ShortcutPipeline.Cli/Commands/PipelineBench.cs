@@ -50,10 +50,11 @@ public sealed class PipelineBench
     public LogLevel LogLevel(ParseResult parse) => parse.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning;
 
     /// <summary>
-    /// The model to time: --model's file, or an untrained --preset (the same work per image as a trained one), or else the
-    /// embedded model, or else an untrained DiT-Small/4. A latent-space model decodes through --vae's weights; without them, through a decoder of
-    /// the Stable Diffusion VAE's shape with random weights (the same work per image), written to a temporary folder that
-    /// lives as long as the returned model. What it falls back to is said on the error writer.
+    /// The model to time: --model's file, or an untrained --preset (the same work per image as a trained one), or else
+    /// the embedded model, or else an untrained DiT-Small/4. A latent-space model decodes through --vae's weights;
+    /// without them, through a decoder of the Stable Diffusion VAE's shape with random weights (the same work per
+    /// image), written to a temporary folder that lives as long as the returned model. What it falls back to is said on
+    /// the error writer.
     /// </summary>
     public BenchModel ResolveModel(ParseResult parse)
     {
