@@ -9,6 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
+[ -f ../shared/gpu/pack.sh ] || { echo "pack-benchmarks: no ../shared/gpu/pack.sh beside the project (the GPU machine's packer)" >&2; exit 1; }
 bash ../shared/gpu/pack.sh src/ShortcutPipeline.Cli/ShortcutPipeline.Cli.csproj
 tar -C .gpu -cf - app | xz -9 -T2 > .gpu/app.tar.xz
 rm -rf .gpu/app
