@@ -67,6 +67,15 @@ public static class TrainCommand
         return command;
     }
 
+    // The names the flags take for the enum knobs (before TrainingFlags: its defaults are shown by name).
+    private static readonly FlagNames<TrainingObjective> Objectives = new("--objective",
+        ("shortcut", TrainingObjective.Shortcut), ("flow-matching", TrainingObjective.FlowMatching),
+        ("flowMatching", TrainingObjective.FlowMatching), ("flow", TrainingObjective.FlowMatching));
+
+    private static readonly FlagNames<BootstrapSource> Sources = new("--bootstrap-source",
+        ("current", BootstrapSource.CurrentWeights), ("ema", BootstrapSource.Ema), ("ema-warmup", BootstrapSource.EmaWithWarmup),
+        ("currentWeights", BootstrapSource.CurrentWeights), ("emaWithWarmup", BootstrapSource.EmaWithWarmup));
+
     /// <summary>
     /// The flags of <see cref="TrainingConfig"/>, a flag a knob: its name, what it says, and where its value goes. The
     /// defaults are the record's own, so the command line, a training request and a checkpoint's metadata cannot drift.
@@ -80,9 +89,9 @@ public static class TrainCommand
         TrainingFlag.Of("--hidden-size", "Hidden size (default: the preset's).", c => c.HiddenSize, (c, v) => c with { HiddenSize = v }),
         TrainingFlag.Of("--depth", "Transformer blocks (default: the preset's).", c => c.Depth, (c, v) => c with { Depth = v }),
         TrainingFlag.Of("--num-heads", "Attention heads (default: the preset's).", c => c.NumHeads, (c, v) => c with { NumHeads = v }),
-        TrainingFlag.Of("--objective", "shortcut, or flow-matching (the baseline).", c => ObjectiveName(c.Objective), (c, v) => c with { Objective = ParseObjective(v) }),
+        TrainingFlag.Of("--objective", "shortcut, or flow-matching (the baseline).", c => Objectives.NameOf(c.Objective), (c, v) => c with { Objective = Objectives.Parse(v) }),
         TrainingFlag.Of("--bootstrap-fraction", "Fraction of each batch with self-consistency targets.", c => c.BootstrapFraction, (c, v) => c with { BootstrapFraction = v }),
-        TrainingFlag.Of("--bootstrap-source", "Weights that compute the self-consistency targets: current, ema, ema-warmup.", c => SourceName(c.BootstrapSource), (c, v) => c with { BootstrapSource = ParseSource(v) }),
+        TrainingFlag.Of("--bootstrap-source", "Weights that compute the self-consistency targets: current, ema, ema-warmup.", c => Sources.NameOf(c.BootstrapSource), (c, v) => c with { BootstrapSource = Sources.Parse(v) }),
         TrainingFlag.Of("--bootstrap-cfg", "Guidance scale inside the self-consistency targets (default: none).", c => c.BootstrapCfgScale, (c, v) => c with { BootstrapCfgScale = v }),
         TrainingFlag.Of("--label-dropout", "Fraction of labels dropped to the null class (classifier-free guidance).", c => c.LabelDropout, (c, v) => c with { LabelDropout = v }),
         TrainingFlag.Of("--target-clip", "Clip of the self-consistency targets and their intermediate x.", c => c.TargetClip, (c, v) => c with { TargetClip = v }),
@@ -121,30 +130,32 @@ public static class TrainCommand
             Space = channels == 4 ? "latent" : "pixel",
         };
     }
+}
 
-    private static string ObjectiveName(TrainingObjective objective) => objective == TrainingObjective.FlowMatching ? "flow-matching" : "shortcut";
+/// <summary>
+/// The command-line names of an enum's values: a value's first name is the one shown (and said in errors), the others
+/// are accepted too.
+/// </summary>
+internal sealed class FlagNames<T>(string flag, params (string Name, T Value)[] names) where T : struct, Enum
+{
+    /// <summary>The name <paramref name="value"/> is shown by.</summary>
+    public string NameOf(T value) => names.First(n => EqualityComparer<T>.Default.Equals(n.Value, value)).Name;
 
-    private static string SourceName(BootstrapSource source) => source switch
+    /// <summary>The value of <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">No value has that name; the message lists the shown names.</exception>
+    public T Parse(string name)
     {
-        BootstrapSource.Ema => "ema",
-        BootstrapSource.EmaWithWarmup => "ema-warmup",
-        _ => "current",
-    };
+        foreach ((string known, T value) in names)
+        {
+            if (known == name)
+            {
+                return value;
+            }
+        }
 
-    internal static TrainingObjective ParseObjective(string value) => value switch
-    {
-        "shortcut" => TrainingObjective.Shortcut,
-        "flow-matching" or "flowMatching" or "flow" => TrainingObjective.FlowMatching,
-        _ => throw new ArgumentException($"--objective {value}: expected shortcut or flow-matching."),
-    };
-
-    internal static BootstrapSource ParseSource(string value) => value switch
-    {
-        "current" or "currentWeights" => BootstrapSource.CurrentWeights,
-        "ema" => BootstrapSource.Ema,
-        "ema-warmup" or "emaWithWarmup" => BootstrapSource.EmaWithWarmup,
-        _ => throw new ArgumentException($"--bootstrap-source {value}: expected current, ema or ema-warmup."),
-    };
+        string[] shown = [.. names.Select(n => n.Value).Distinct().Select(NameOf)];
+        throw new ArgumentException($"{flag} {name}: expected {string.Join(", ", shown[..^1])} or {shown[^1]}.");
+    }
 }
 
 /// <summary>One flag of <c>shortcut train</c> for one <see cref="TrainingConfig"/> knob: the option, and how its value changes the record.</summary>
