@@ -161,7 +161,6 @@ public sealed class LocalRunTests : IDisposable
     /// </summary>
     public async Task TheGpuBenchmarkScriptRunsBothPipelineBenchmarksAndLeavesTheirFiguresInOut()
     {
-        string shortcut = Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Cli")), "shortcut.dll");
         var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryPaths.Root, "tests", "gpu", "run-benchmarks.sh")])
         {
             RedirectStandardOutput = true,
@@ -169,7 +168,7 @@ public sealed class LocalRunTests : IDisposable
             Environment =
             {
                 ["OUT"] = folder,
-                ["SHORTCUT"] = $"dotnet {shortcut}",
+                ["SHORTCUT"] = $"dotnet {RepositoryPaths.ShortcutAssembly}",
                 ["AZURITE_PATH"] = AzuriteServer.FindExecutable(),
                 ["DEVICE"] = "cpu",
                 ["PRESET"] = "DiT-Tiny/2",

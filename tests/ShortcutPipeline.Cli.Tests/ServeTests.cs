@@ -23,8 +23,6 @@ public sealed class ServeTests : IDisposable
 {
     private readonly string folder = Directory.CreateTempSubdirectory("cli-serve-").FullName;
 
-    private static string ShortcutAssembly => Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Cli")), "shortcut.dll");
-
     public void Dispose() => Directory.Delete(folder, recursive: true);
 
     [Fact]
@@ -33,7 +31,7 @@ public sealed class ServeTests : IDisposable
         int port = FreePortBlock();
         string[] arguments = ["serve", "--port", port.ToString(CultureInfo.InvariantCulture), "--data", Path.Combine(folder, "data"), "--device", "cpu"];
         string connection;
-        await using (ServeProcess serve = await ServeProcess.StartAsync(ShortcutAssembly, arguments))
+        await using (ServeProcess serve = await ServeProcess.StartAsync(RepositoryPaths.ShortcutAssembly, arguments))
         {
             Assert.Contains("Registered the embedded Fashion-MNIST model as fashion", serve.Output, StringComparison.Ordinal);
             connection = ConnectionStringIn(serve.Output);
@@ -63,7 +61,7 @@ public sealed class ServeTests : IDisposable
         }
 
         // Restarted on the same data folder: the jobs and their images are still there, and the model is not registered again.
-        await using (ServeProcess again = await ServeProcess.StartAsync(ShortcutAssembly, arguments))
+        await using (ServeProcess again = await ServeProcess.StartAsync(RepositoryPaths.ShortcutAssembly, arguments))
         {
             Assert.DoesNotContain("Registered the embedded", again.Output, StringComparison.Ordinal);
             var status = new JobStatusService(new PipelineStorage(PipelineStorageClients.FromConnectionString(connection), new PipelineStorageOptions()));

@@ -25,6 +25,12 @@ public static class RepositoryPaths
         return Path.Combine(Root, projectFolder, "bin", framework.Parent!.Name, framework.Name);
     }
 
+    /// <summary>
+    /// The command line, <c>shortcut.dll</c>, in its build output: what the GPU image runs as <c>shortcut worker</c> and
+    /// <c>shortcut trainer</c>, and a user as <c>shortcut serve</c>.
+    /// </summary>
+    public static string ShortcutAssembly => Path.Combine(BuildOutput(Path.Combine("src", "ShortcutPipeline.Cli")), "shortcut.dll");
+
     private static string FindRoot()
     {
         for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)

@@ -24,10 +24,6 @@ internal sealed class TrainerProcess : IDisposable
     /// <summary>The port of its health endpoints (each trainer process gets a free one).</summary>
     public int HealthPort { get; }
 
-    /// <summary>The command line's assembly in its build output (same configuration and framework as the tests).</summary>
-    public static string AssemblyPath =>
-        Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Cli")), "shortcut.dll");
-
     /// <summary>Everything the process wrote so far.</summary>
     public string Output => app.Output;
 
@@ -57,7 +53,7 @@ internal sealed class TrainerProcess : IDisposable
 
         settings["Logging:Console:FormatterName"] = "simple";
         settings["Logging:Console:FormatterOptions:SingleLine"] = "true";
-        return new TrainerProcess(AppProcess.Start(AssemblyPath, settings, ["trainer", .. arguments]), healthPort);
+        return new TrainerProcess(AppProcess.Start(RepositoryPaths.ShortcutAssembly, settings, ["trainer", .. arguments]), healthPort);
     }
 
     /// <inheritdoc cref="AppProcess.TerminateAsync"/>

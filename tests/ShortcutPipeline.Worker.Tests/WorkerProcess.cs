@@ -24,10 +24,6 @@ internal sealed class WorkerProcess : IAsyncDisposable
     /// <summary>The port of its health endpoints (each worker process gets a free one, so that tests can run side by side).</summary>
     public int HealthPort { get; }
 
-    /// <summary>The command line's assembly in its build output (same configuration and framework as the tests).</summary>
-    public static string AssemblyPath =>
-        Path.Combine(RepositoryPaths.BuildOutput(Path.Combine("src", "ShortcutPipeline.Cli")), "shortcut.dll");
-
     public string Output => app.Output;
 
     /// <summary>Starts a worker on <paramref name="storage"/> with the given <c>ShortcutPipeline:Worker</c> settings.</summary>
@@ -49,7 +45,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
             settings[$"{WorkerOptions.SectionName}:{name}"] = value;
         }
 
-        return new WorkerProcess(AppProcess.Start(AssemblyPath, settings, "worker"), healthPort);
+        return new WorkerProcess(AppProcess.Start(RepositoryPaths.ShortcutAssembly, settings, "worker"), healthPort);
     }
 
     /// <inheritdoc cref="AppProcess.WaitForOutputAsync"/>
