@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using ShortcutPipeline.Model.Imaging;
 using ShortcutPipeline.Testing;
@@ -153,19 +152,18 @@ public sealed class LocalRunTests : IDisposable
         Assert.Equal(8, root.GetProperty("RowLimit").GetInt32());
     }
 
-    [Fact]
     /// <summary>
     /// tests/gpu/run-benchmarks.sh, the one call a session with a GPU makes (issue 9), run here on the CPU with its
     /// smoke-test overrides: the built command line, the repository's Azurite, an untrained DiT-Tiny/2 and short loads.
     /// What only the GPU machine has (CUDA, the packed .NET and Node) is what this cannot check.
     /// </summary>
+    [Fact]
     public async Task TheGpuBenchmarkScriptRunsBothPipelineBenchmarksAndLeavesTheirFiguresInOut()
     {
-        var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryPaths.Root, "tests", "gpu", "run-benchmarks.sh")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            Environment =
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        ProcessResult run = await ExternalProcess.RunAsync(
+            "bash", [Path.Combine(RepositoryPaths.Root, "tests", "gpu", "run-benchmarks.sh")], RepositoryPaths.Root, timeout.Token,
+            new Dictionary<string, string>
             {
                 ["OUT"] = folder,
                 ["SHORTCUT"] = $"dotnet {RepositoryPaths.ShortcutAssembly}",
@@ -174,16 +172,10 @@ public sealed class LocalRunTests : IDisposable
                 ["PRESET"] = "DiT-Tiny/2",
                 ["SERVING_ARGS"] = "--duration 2 --rate 4 --mix 1:0.5,4:0.5 --saturate-jobs 2",
                 ["PIPELINE_ARGS"] = "--batches 2 --batch-size 8 --steps 1",
-            },
-        };
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
-        string log = await stdout + await stderr;
+            });
+        string log = run.StandardOutput + run.StandardError;
 
-        Assert.True(process.ExitCode == 0, log);
+        Assert.True(run.ExitCode == 0, log);
         Assert.Contains("=== serving:", log, StringComparison.Ordinal);
         Assert.Contains("=== pipeline:", log, StringComparison.Ordinal);
         foreach (string name in new[] { "serving", "pipeline" })

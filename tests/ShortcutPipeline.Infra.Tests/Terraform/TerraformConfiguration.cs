@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ShortcutPipeline.Infra.Tests.Tooling;
+using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Infra.Tests.Terraform;
 

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 
-namespace ShortcutPipeline.Infra.Tests.Tooling;
+namespace ShortcutPipeline.Testing;
 
 /// <summary>The outcome of one run of an external program.</summary>
 public sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);
 
-/// <summary>Runs external programs (the Bicep CLI, node) and captures what they print.</summary>
+/// <summary>Runs external programs (the Bicep CLI, node, bash scripts) and captures what they print.</summary>
 public static class ExternalProcess
 {
     /// <summary>Runs <paramref name="fileName"/> to its end; <paramref name="environment"/> adds or replaces variables.</summary>
