@@ -143,11 +143,14 @@ public sealed class TrainingRunTests(AzuriteFixture azurite, ITestOutputHelper o
         await context.Training.Launcher.LaunchAsync(TrainerTestContext.TinyRequest("second", steps: 2, checkpointEvery: 2), TrainingTrigger.Manual);
         using var stop = new CancellationTokenSource();
 
+        // Done when both runs succeeded and both requests left the queue: a run is recorded as succeeded just before its
+        // message is deleted, so a stop right after the second success could cut that delete short.
         Task loop = context.Consumer.RunLoopAsync(stop.Token);
         await Wait.UntilAsync(
             async () =>
             {
-                if ((await context.Training.Runs.ListAsync()).All(run => run.State == TrainingRunState.Succeeded))
+                if ((await context.Training.Runs.ListAsync()).All(run => run.State == TrainingRunState.Succeeded)
+                    && await context.QueuedMessagesAsync() == 0)
                 {
                     return true;
                 }
@@ -156,7 +159,8 @@ public sealed class TrainingRunTests(AzuriteFixture azurite, ITestOutputHelper o
                 return false;
             },
             TimeSpan.FromMinutes(3),
-            async () => string.Join(", ", (await context.Training.Runs.ListAsync()).Select(run => $"{run.RunId}: {run.State}")));
+            async () => string.Join(", ", (await context.Training.Runs.ListAsync()).Select(run => $"{run.RunId}: {run.State}"))
+                + $"; {await context.QueuedMessagesAsync()} requests on the queue");
 
         await stop.CancelAsync();
         await loop.WaitAsync(TimeSpan.FromMinutes(1));
