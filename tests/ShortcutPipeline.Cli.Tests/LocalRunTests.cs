@@ -46,6 +46,52 @@ public sealed class LocalRunTests : IDisposable
         Assert.Matches(@"Worker: \d+ forward passes, [\d.]+ rows each on average, 12 images", run.Output);
     }
 
+    /// <summary>
+    /// The emulator stands in for a storage service on other machines, so on a machine whose cores the local sampler
+    /// keeps busy it runs below normal priority (nice 10): the sampler comes first and Azurite answers in the gaps.
+    /// </summary>
+    [Fact]
+    public void TheLocalStorageEmulatorRunsBelowNormalCpuPriority()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "This test reads /proc.");
+        string blobPort = System.Text.RegularExpressions.Regex.Match(AzuriteServer.Shared.ConnectionString, @"BlobEndpoint=http://127\.0\.0\.1:(\d+)/").Groups[1].Value;
+
+        // The node process (not its watchdog shell) whose arguments name this emulator's blob port.
+        int[] azurite = Directory.GetDirectories("/proc")
+            .Select(Path.GetFileName)
+            .Where(name => name!.All(char.IsAsciiDigit))
+            .Select(name => int.Parse(name!, System.Globalization.CultureInfo.InvariantCulture))
+            .Where(pid =>
+            {
+                string[] arguments = ReadProcFile(pid, "cmdline").Split('\0');
+                return !arguments[0].EndsWith("sh", StringComparison.Ordinal)
+                    && arguments.SkipWhile(a => a != "--blobPort").Skip(1).FirstOrDefault() == blobPort;
+            })
+            .ToArray();
+
+        int pid = Assert.Single(azurite);
+        // /proc/PID/stat: "pid (comm) state ..." with nice the 19th field, the 17th after the closing parenthesis.
+        string stat = ReadProcFile(pid, "stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        Assert.Equal("10", fields[16]);
+    }
+
+    private static string ReadProcFile(int pid, string name)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/{name}");
+        }
+        catch (IOException)
+        {
+            return "";   // the process ended meanwhile
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
     [Fact]
     public async Task BenchPipelineReportsEndToEndAndBareSamplerImagesPerSecondAndTheirRatio()
     {
