@@ -102,6 +102,7 @@ public sealed class LocalRunTests : IDisposable
 
         Assert.True(run.ExitCode == 0, run.Output + run.Errors);
         Assert.Contains("1 sampler threads of", run.Output, StringComparison.Ordinal);
+        Assert.Matches(@"Warm-up round 2: \.NET compiled \d+ methods\.", run.Errors);   // progress goes to stderr
         Assert.Contains("bare sampler:", run.Output, StringComparison.Ordinal);
         Assert.Contains("end to end via Azurite:", run.Output, StringComparison.Ordinal);
         using JsonDocument figures = JsonDocument.Parse(File.ReadAllText(report));

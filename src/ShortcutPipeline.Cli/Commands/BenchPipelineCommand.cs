@@ -2,6 +2,7 @@ using ShortcutPipeline.Contracts;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using ShortcutPipeline.Core;
@@ -127,11 +128,7 @@ public static class BenchPipelineCommand
                 },
                 intakePollInterval: IdlePollInterval, logLevel, cancellationToken);
 
-            // Untimed jobs, as many as a round has, load the model and warm up the whole path: .NET compiles the hot
-            // methods again, optimised, after their first calls, on a thread of its own that would otherwise share the
-            // cores with the first timed rounds. The bare sampler warms up in TimeSampler.
-            int warmUpJobs = batches / rounds;
-            await RunJobsAsync(pipeline, "warm-up", warmUpJobs, batchSize, steps, classes, cancellationToken);
+            int warmUpJobs = await WarmUpAsync(pipeline, batches / rounds, batchSize, steps, classes, log, cancellationToken);
             before = await MetricsAfterAsync(pipeline, (long)warmUpJobs * batchSize, cancellationToken);
             for (int round = 0, done = 0; round < rounds; round++)
             {
@@ -160,6 +157,31 @@ public static class BenchPipelineCommand
         return new Report(network.Config.Name, device.ToString(), dtype.ToString(), threads, batchSize, steps, batches * batchSize, samplerImagesPerSecond,
             pipelineImagesPerSecond, pipelineTime.TotalSeconds, passes, (double)(after.RowsInPasses - before.RowsInPasses) / passes,
             (after.SamplingTime - before.SamplingTime).TotalSeconds, pipelineImagesPerSecond / samplerImagesPerSecond, roundRatios);
+    }
+
+    // Untimed rounds of jobs, as many as a timed round has, load the model and warm up the whole path until .NET has done
+    // recompiling it. .NET compiles a method again, optimised, after its first calls (and once more after profiling
+    // them), on a thread of its own that shares the cores with the sampler; a method called once per job gets there only
+    // after a few rounds. So warm-up rounds go on until one of them has .NET compile fewer than a tenth as many methods
+    // as the first, or for five rounds at most. Returns the jobs run. The bare sampler warms up in TimeSampler.
+    private static async Task<int> WarmUpAsync(
+        LocalPipeline pipeline, int jobsPerRound, int batchSize, int steps, int classes, TextWriter log, CancellationToken cancellationToken)
+    {
+        const int MaxRounds = 5;
+        long firstRound = 0;
+        for (int round = 0; ; round++)
+        {
+            long compiledBefore = JitInfo.GetCompiledMethodCount();
+            string name = string.Create(CultureInfo.InvariantCulture, $"warm-up-{round}");
+            await RunJobsAsync(pipeline, name, jobsPerRound, batchSize, steps, classes, cancellationToken);
+            long compiled = JitInfo.GetCompiledMethodCount() - compiledBefore;
+            await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"Warm-up round {round + 1}: .NET compiled {compiled} methods."));
+            firstRound = round == 0 ? compiled : firstRound;
+            if (round + 1 == MaxRounds || (round > 0 && compiled * 10 < firstRound))
+            {
+                return (round + 1) * jobsPerRound;
+            }
+        }
     }
 
     // A batch is counted just after its jobs complete: wait until the worker has counted every image stored.
