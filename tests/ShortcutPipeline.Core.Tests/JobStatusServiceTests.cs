@@ -72,6 +72,28 @@ public sealed class JobStatusServiceTests(AzuriteFixture azurite) : IClassFixtur
     }
 
     [Fact]
+    public async Task RefreshReadsOnlyTheJobsThatMayStillChange()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await JobProgressTests.SubmitAsync(pipeline, "refresh-done", images: 1);
+        await JobProgressTests.SubmitAsync(pipeline, "refresh-running", images: 2);
+        await pipeline.Progress.RecordImageAsync("refresh-done", 0);
+        string[] ids = ["refresh-done", "refresh-running", "refresh-unknown"];
+        var statuses = new JobStatus?[ids.Length];
+
+        await pipeline.Status.RefreshAsync(ids, statuses);
+        JobStatus done = statuses[0]!;
+        await pipeline.Progress.RecordImageAsync("refresh-running", 0);
+        await pipeline.Status.RefreshAsync(ids, statuses);
+
+        Assert.Equal(JobState.Completed, done.State);
+        Assert.Same(done, statuses[0]);   // not read again
+        Assert.Equal((JobState.Running, 1), (statuses[1]!.State, statuses[1]!.DoneImages));
+        Assert.Null(statuses[2]);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pipeline.Status.RefreshAsync(ids, new JobStatus?[2]));
+    }
+
+    [Fact]
     public async Task StatusJsonIsCamelCaseWithStringEnums()
     {
         TestPipeline pipeline = await CreatePipelineAsync();

@@ -39,22 +39,23 @@ public static class Wait
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(jobIds);
-        JobStatus?[] statuses = [];
+        string[] ids = [.. jobIds];
+        var statuses = new JobStatus?[ids.Length];
         await UntilAsync(
             async () =>
             {
-                statuses = await Task.WhenAll(jobIds.Select(id => pipeline.Status.GetAsync(id))).ConfigureAwait(false);
+                await pipeline.Status.RefreshAsync(ids, statuses).ConfigureAwait(false);
                 return statuses.All(s => s is not null && s.State.IsTerminal());
             },
             timeout ?? Long,
-            () => Task.FromResult(Describe(jobIds, statuses))).ConfigureAwait(false);
+            () => Task.FromResult(Describe(ids, statuses))).ConfigureAwait(false);
         return statuses!;
     }
 
     private static string Describe(IReadOnlyCollection<string> jobIds, JobStatus?[] statuses)
     {
         var text = new StringBuilder();
-        foreach ((string id, JobStatus? status) in jobIds.Zip(statuses.Length == jobIds.Count ? statuses : new JobStatus?[jobIds.Count]))
+        foreach ((string id, JobStatus? status) in jobIds.Zip(statuses))
         {
             text.Append(status is null ? $"{id}: (no status); " : $"{id}: {status.State} {status.DoneImages}/{status.TotalImages} {status.Error}; ");
         }

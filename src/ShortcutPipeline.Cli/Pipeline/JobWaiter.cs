@@ -22,10 +22,7 @@ public static class JobWaiter
         var statuses = new JobStatus?[jobIds.Count];
         while (true)
         {
-            // A finished job never changes again: only the others are read.
-            await Task.WhenAll(Enumerable.Range(0, jobIds.Count)
-                .Where(i => statuses[i] is not { } known || !known.State.IsTerminal())
-                .Select(async i => statuses[i] = await status.GetAsync(jobIds[i], cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
+            await status.RefreshAsync(jobIds, statuses, cancellationToken).ConfigureAwait(false);
             progress?.Invoke(statuses.Sum(s => s?.DoneImages ?? 0), statuses.Sum(s => s?.TotalImages ?? 0),
                 statuses.Count(s => s is not null && s.State.IsTerminal()));
             if (statuses.All(s => s is not null && s.State.IsTerminal()))

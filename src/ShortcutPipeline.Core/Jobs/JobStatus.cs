@@ -204,6 +204,20 @@ public sealed class JobStatusService
         return record is null ? null : await ToStatusAsync(record, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Reads again the statuses of <paramref name="jobIds"/> that may still change, into <paramref name="statuses"/> (one per
+    /// id, null where none was read yet): a job in a terminal state never changes, so it is not read again.
+    /// </summary>
+    public Task RefreshAsync(IReadOnlyList<string> jobIds, JobStatus?[] statuses, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobIds);
+        ArgumentNullException.ThrowIfNull(statuses);
+        ArgumentOutOfRangeException.ThrowIfNotEqual(statuses.Length, jobIds.Count, nameof(statuses));
+        return Task.WhenAll(Enumerable.Range(0, jobIds.Count)
+            .Where(i => statuses[i] is not { } known || !known.State.IsTerminal())
+            .Select(async i => statuses[i] = await GetAsync(jobIds[i], cancellationToken).ConfigureAwait(false)));
+    }
+
     /// <summary>The message job <paramref name="jobId"/> was submitted with (kept, truncated if huge, on its record), or null.</summary>
     public async Task<SubmittedMessage?> GetSubmittedMessageAsync(string jobId, CancellationToken cancellationToken = default)
     {
