@@ -25,10 +25,10 @@ internal sealed class AzuriteEmulator : IDisposable
     /// <summary>The emulator's account name.</summary>
     public const string AccountName = "devstoreaccount1";
 
-    // The emulator runs below normal CPU priority (nice 10 on Linux and macOS, BelowNormal on Windows). It stands in for a
-    // storage service that would not share the worker's cores: on a machine whose cores the sampler keeps busy, the
-    // sampler comes first and Azurite answers in the gaps between its kernels (README, "End to end through Azurite"); with
-    // spare cores nothing changes.
+    // On Linux and macOS the emulator runs below normal CPU priority (nice 10). It stands in for a storage service that
+    // would not share the worker's cores: on a machine whose cores the sampler keeps busy, the sampler comes first and
+    // Azurite answers in the gaps between its kernels (README, "End to end through Azurite"); with spare cores nothing
+    // changes. (On Windows it runs at normal priority.)
     private const int NiceIncrement = 10;
 
     // Azurite's well-known development account key (public, documented; not a secret).
@@ -288,11 +288,6 @@ internal sealed class AzuriteEmulator : IDisposable
         process.OutputDataReceived += (_, e) => Append(output, e.Data);
         process.ErrorDataReceived += (_, e) => Append(output, e.Data);
         process.Start();
-        if (OperatingSystem.IsWindows())
-        {
-            process.PriorityClass = ProcessPriorityClass.BelowNormal;
-        }
-
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
