@@ -54,7 +54,7 @@ public sealed class LocalRunTests : IDisposable
     public void TheLocalStorageEmulatorRunsBelowNormalCpuPriority()
     {
         Assert.True(OperatingSystem.IsLinux(), "This test reads /proc.");
-        string blobPort = System.Text.RegularExpressions.Regex.Match(AzuriteServer.Shared.ConnectionString, @"BlobEndpoint=http://127\.0\.0\.1:(\d+)/").Groups[1].Value;
+        string blobPort = AzuriteServer.Shared.Ports.Blob.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         // The node process (not its watchdog shell) whose arguments name this emulator's blob port.
         int[] azurite = Directory.GetDirectories("/proc")
@@ -82,13 +82,9 @@ public sealed class LocalRunTests : IDisposable
         {
             return File.ReadAllText($"/proc/{pid}/{name}");
         }
-        catch (IOException)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
-            return "";   // the process ended meanwhile
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return "";
+            return "";   // the process ended meanwhile, or is not ours to read
         }
     }
 

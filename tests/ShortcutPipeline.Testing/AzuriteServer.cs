@@ -24,8 +24,8 @@ public sealed class AzuriteServer : IDisposable
     /// <summary>A connection string for all three services.</summary>
     public string ConnectionString => emulator.ConnectionString;
 
-    /// <summary>The blob, queue and table ports, for a <see cref="StorageOutage"/> in front of them.</summary>
-    internal (int Blob, int Queue, int Table) Ports => (emulator.BlobPort, emulator.QueuePort, emulator.TablePort);
+    /// <summary>The blob, queue and table ports (a <see cref="StorageOutage"/> goes in front of them).</summary>
+    public (int Blob, int Queue, int Table) Ports => (emulator.BlobPort, emulator.QueuePort, emulator.TablePort);
 
     /// <summary>
     /// The azurite executable: <see cref="PathVariable"/> when set, else
