@@ -28,7 +28,7 @@ public sealed class ServeTests : IDisposable
     [Fact]
     public async Task ServeDrawsTheJobsThatAnotherClientPutsOnItsQueueAndKeepsThemAcrossARestart()
     {
-        int port = FreePortBlock();
+        int port = LoopbackPorts.FreeBlockForAnotherProcess(3);
         string[] arguments = ["serve", "--port", port.ToString(CultureInfo.InvariantCulture), "--data", Path.Combine(folder, "data"), "--device", "cpu"];
         string connection;
         await using (ServeProcess serve = await ServeProcess.StartAsync(RepositoryPaths.ShortcutAssembly, arguments))
@@ -78,7 +78,7 @@ public sealed class ServeTests : IDisposable
     [Fact]
     public async Task ServeSaysClearlyWhenItsPortsAreTaken()
     {
-        int port = FreePortBlock();
+        int port = LoopbackPorts.FreeBlockForAnotherProcess(3);
         var taken = new TcpListener(IPAddress.Loopback, port + 1);
         taken.Start();
         try
@@ -110,35 +110,6 @@ public sealed class ServeTests : IDisposable
         }
 
         return names;
-    }
-
-    // Three consecutive loopback ports that are free now.
-    private static int FreePortBlock()
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            int start = Random.Shared.Next(20000, 60000);
-            var listeners = new List<TcpListener>();
-            try
-            {
-                for (int port = start; port < start + 3; port++)
-                {
-                    var listener = new TcpListener(IPAddress.Loopback, port);
-                    listener.Start();
-                    listeners.Add(listener);
-                }
-
-                return start;
-            }
-            catch (SocketException) when (attempt < 50)
-            {
-                // taken: try another block
-            }
-            finally
-            {
-                listeners.ForEach(listener => listener.Stop());
-            }
-        }
     }
 }
 

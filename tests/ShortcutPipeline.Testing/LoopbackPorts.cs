@@ -22,17 +22,30 @@ public static class LoopbackPorts
     /// connections from, for a server that another process starts later: a port from <see cref="Free"/> may in between
     /// become the local port of one of the many connections tests make, and the server could not bind it.
     /// </summary>
-    public static int FreeForAnotherProcess()
+    public static int FreeForAnotherProcess() => FreeBlockForAnotherProcess(1);
+
+    /// <summary>
+    /// The first of <paramref name="count"/> consecutive ports, each as <see cref="FreeForAnotherProcess"/> (for a server
+    /// on a port and the ones after it, as Azurite's blob, queue and table services).
+    /// </summary>
+    public static int FreeBlockForAnotherProcess(int count)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         int ephemeralStart = EphemeralRangeStart();
         for (int attempt = 0; attempt < 1000; attempt++)
         {
-            int port = Random.Shared.Next(10000, ephemeralStart);
-            var listener = new TcpListener(IPAddress.Any, port);
+            int start = Random.Shared.Next(10000, ephemeralStart - count + 1);
+            var listeners = new List<TcpListener>();
             try
             {
-                listener.Start();
-                return port;
+                for (int port = start; port < start + count; port++)
+                {
+                    var listener = new TcpListener(IPAddress.Any, port);
+                    listeners.Add(listener);
+                    listener.Start();
+                }
+
+                return start;
             }
             catch (SocketException)
             {
@@ -40,11 +53,11 @@ public static class LoopbackPorts
             }
             finally
             {
-                listener.Stop();
+                listeners.ForEach(listener => listener.Stop());
             }
         }
 
-        throw new InvalidOperationException($"No free port from 10000 to {ephemeralStart}.");
+        throw new InvalidOperationException($"No {count} free consecutive ports from 10000 to {ephemeralStart}.");
     }
 
     // The first port of the system's ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range; elsewhere IANA's 49152).
