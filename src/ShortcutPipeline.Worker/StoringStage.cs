@@ -212,8 +212,9 @@ internal sealed class StoringStage
 /// <summary>
 /// Records stored images in the job statuses, coalesced per job: at most one status update of a job is in flight,
 /// and the images stored meanwhile go into its next update together. So a pass that finishes many rows of one job
-/// costs one or two updates of its status record, not one per image, while images of different jobs are recorded
-/// concurrently. Thread-safe.
+/// costs a few updates of its status record, not one per image, while images of different jobs are recorded
+/// concurrently; and an update that follows another of the same job writes without reading the record first
+/// (<see cref="KnownJobStatus"/>). Thread-safe.
 /// </summary>
 internal sealed class ProgressRecorder(JobProgress progress)
 {
@@ -250,9 +251,11 @@ internal sealed class ProgressRecorder(JobProgress progress)
         while (true)
         {
             List<(int Index, TaskCompletionSource Recorded)> batch;
+            KnownJobStatus known;
             lock (jobs)
             {
                 JobUpdates updates = jobs[jobId];
+                known = updates.Known;
                 if (updates.Pending.Count == 0)
                 {
                     jobs.Remove(jobId);
@@ -265,7 +268,7 @@ internal sealed class ProgressRecorder(JobProgress progress)
 
             try
             {
-                await progress.RecordImagesAsync(jobId, batch.Select(b => b.Index).Distinct().ToList(), CancellationToken.None)
+                await progress.RecordImagesAsync(jobId, batch.Select(b => b.Index).Distinct().ToList(), known, CancellationToken.None)
                     .ConfigureAwait(false);
                 batch.ForEach(b => b.Recorded.TrySetResult());
             }
@@ -281,6 +284,9 @@ internal sealed class ProgressRecorder(JobProgress progress)
         public List<(int Index, TaskCompletionSource Recorded)> Pending { get; } = [];
 
         public bool Flushing { get; set; }
+
+        // The status as the last update left it: while no one else writes, each update after the first is one request.
+        public KnownJobStatus Known { get; } = new();
     }
 }
 

@@ -26,6 +26,27 @@ public sealed class JobProgressTests(AzuriteFixture azurite) : IClassFixture<Azu
     }
 
     [Fact]
+    public async Task AWriterThatKeepsTheStatusItWroteWritesItsNextRecordWithoutReadingFirst()
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await SubmitAsync(pipeline, "known-writer", images: 4);
+        var known = new KnownJobStatus();
+        using var requests = StorageRequestLog.Start("PartitionKey='known-writer'");
+
+        await pipeline.Progress.RecordImagesAsync("known-writer", [0], known);             // read, write
+        await pipeline.Progress.RecordImagesAsync("known-writer", [1], known);             // write
+        ImageRecordResult again = await pipeline.Progress.RecordImagesAsync("known-writer", [1], known);   // nothing to write by what it knows: read
+        await pipeline.Progress.RecordImageAsync("known-writer", 2);                        // another writer: read, write
+        ImageRecordResult last = await pipeline.Progress.RecordImagesAsync("known-writer", [3], known);    // refused, read, write
+
+        Assert.Equal(["GET", "PUT", "PUT", "GET", "GET", "PUT", "PUT", "GET", "PUT"], requests.Methods);
+        Assert.Equal((ImageRecordOutcome.AlreadyRecorded, 2), (again.Outcome, again.DoneImages));
+        Assert.Equal((ImageRecordOutcome.CompletedJob, JobState.Completed, 4), (last.Outcome, last.State, last.DoneImages));
+        JobStatus? status = await pipeline.Status.GetAsync("known-writer");
+        Assert.Equal([0, 1, 2, 3], status!.Images.Select(i => i.Index));
+    }
+
+    [Fact]
     public async Task ConcurrentRecordsFromParallelWorkersAllCountAndCompleteTheJobOnce()
     {
         TestPipeline pipeline = await CreatePipelineAsync();

@@ -417,7 +417,17 @@ public sealed class JobProgress
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An index is not an image index of the job.</exception>
     public Task<ImageRecordResult> RecordImagesAsync(
-        string jobId, IReadOnlyCollection<int> indices, CancellationToken cancellationToken = default)
+        string jobId, IReadOnlyCollection<int> indices, CancellationToken cancellationToken = default) =>
+        RecordImagesAsync(jobId, indices, known: null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="RecordImagesAsync(string, IReadOnlyCollection{int}, CancellationToken)"/> for a writer that records
+    /// images of the same job again and again (a worker, as its images are stored): <paramref name="known"/> keeps the
+    /// status as this writer's last update left it, and the next update writes over that directly, reading the status
+    /// only when another writer changed it meanwhile. Give each job its own <see cref="KnownJobStatus"/>.
+    /// </summary>
+    public Task<ImageRecordResult> RecordImagesAsync(
+        string jobId, IReadOnlyCollection<int> indices, KnownJobStatus? known, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(jobId);
         ArgumentNullException.ThrowIfNull(indices);
@@ -429,7 +439,7 @@ public sealed class JobProgress
         return PipelineTelemetry.TraceAsync(SpanNames.RecordImages, jobId, async span =>
         {
             span?.SetTag(TelemetryAttributes.Images, indices.Count);
-            ImageRecordResult result = await RecordImagesUntracedAsync(jobId, indices, cancellationToken).ConfigureAwait(false);
+            ImageRecordResult result = await RecordImagesUntracedAsync(jobId, indices, known, cancellationToken).ConfigureAwait(false);
             span?.SetTag(TelemetryAttributes.Outcome, PipelineTelemetry.Lower(result.Outcome))
                 .SetTag(TelemetryAttributes.JobState, PipelineTelemetry.Lower(result.State))
                 .SetTag(TelemetryAttributes.DoneImages, result.DoneImages)
@@ -438,15 +448,18 @@ public sealed class JobProgress
         });
     }
 
-    private async Task<ImageRecordResult> RecordImagesUntracedAsync(string jobId, IReadOnlyCollection<int> indices, CancellationToken cancellationToken)
+    private async Task<ImageRecordResult> RecordImagesUntracedAsync(
+        string jobId, IReadOnlyCollection<int> indices, KnownJobStatus? known, CancellationToken cancellationToken)
     {
         var outcome = ImageRecordOutcome.Recorded;
         int added = 0;
+        JobStatusRecord? last = known?.Take(jobId);
         (JobStatusRecord? record, bool changed) = await store.UpdateAsync(jobId, r =>
         {
             (outcome, added) = r.RecordImages(indices, time.GetUtcNow());
             return outcome != ImageRecordOutcome.AlreadyRecorded;
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, last).ConfigureAwait(false);
+        known?.Keep(record);
 
         if (record is null)
         {
@@ -509,6 +522,27 @@ public sealed class JobProgress
     /// <summary>Tags <paramref name="span"/> with the job's state after an update (none: the job is unknown).</summary>
     internal static void SetState(Activity? span, JobStatusRecord? record) =>
         span?.SetTag(TelemetryAttributes.JobState, record is null ? "unknown" : PipelineTelemetry.Lower(record.State));
+}
+
+/// <summary>
+/// A job's status as one writer's last update left it, held between that writer's updates of the job
+/// (<see cref="JobProgress.RecordImagesAsync(string, IReadOnlyCollection{int}, KnownJobStatus?, CancellationToken)"/>)
+/// so that the next one need not read it first. Opaque and thread-safe: an update takes the record it holds, so one that
+/// runs beside it reads the status as it would without this.
+/// </summary>
+public sealed class KnownJobStatus
+{
+    private JobStatusRecord? record;
+
+    // The record held for jobId, if any, for an update to change in place; nothing is held meanwhile.
+    internal JobStatusRecord? Take(string jobId)
+    {
+        JobStatusRecord? taken = Interlocked.Exchange(ref record, null);
+        return taken?.JobId == jobId ? taken : null;
+    }
+
+    // The record as an update wrote or read it (null: the job is unknown).
+    internal void Keep(JobStatusRecord? updated) => Volatile.Write(ref record, updated);
 }
 
 /// <summary>
@@ -764,11 +798,12 @@ internal sealed class JobStatusStore
     /// <summary>
     /// Applies <paramref name="change"/> (which returns false to leave the record as it is) and writes the
     /// record back if its ETag still matches, retrying on the fresh record otherwise (see
-    /// <see cref="OptimisticTableUpdate"/>). Returns the final record (null: no such job) and whether this call changed it.
+    /// <see cref="OptimisticTableUpdate"/>; <paramref name="known"/>: the record as the caller last read or wrote it, to
+    /// write over without reading first). Returns the final record (null: no such job) and whether this call changed it.
     /// </summary>
     public Task<(JobStatusRecord? Record, bool Changed)> UpdateAsync(
-        string jobId, Func<JobStatusRecord, bool> change, CancellationToken cancellationToken) =>
-        OptimisticTableUpdate.UpdateAsync<JobStatusRecord>(
+        string jobId, Func<JobStatusRecord, bool> change, CancellationToken cancellationToken, JobStatusRecord? known = null) =>
+        OptimisticTableUpdate.UpdateAsync(
             table, jobId, JobStatusRecord.JobRowKey, change, record => record.UpdatedAt = time.GetUtcNow(), maxAttempts,
-            $"status of job {jobId}", cancellationToken);
+            $"status of job {jobId}", cancellationToken, known);
 }

@@ -260,19 +260,29 @@ internal static class OptimisticTableUpdate
     /// Applies <paramref name="change"/> (which returns false to leave the entity as it is), then
     /// <paramref name="stamp"/>, and writes the entity back if its ETag still matches, retrying on the fresh entity
     /// otherwise. The change may run more than once, so it must depend on the entity only. Returns the final
-    /// entity (null: there is none) and whether this call changed it.
+    /// entity (null: there is none) and whether this call changed it. With <paramref name="known"/>, the entity as this
+    /// caller last read or wrote it (ETag included; it is changed in place), the first attempt changes and writes that
+    /// without reading: one request instead of two while nobody else writes. The stored entity is read when the write
+    /// is refused (another writer came between) or when the change would leave <paramref name="known"/> as it is (the
+    /// decision is then the stored entity's, not a stale copy's).
     /// </summary>
     /// <exception cref="InvalidOperationException">The entity changed under every one of <paramref name="maxAttempts"/> attempts.</exception>
     public static async Task<(T? Entity, bool Changed)> UpdateAsync<T>(
         TableClient table, string partitionKey, string rowKey, Func<T, bool> change, Action<T> stamp, int maxAttempts,
-        string description, CancellationToken cancellationToken)
+        string description, CancellationToken cancellationToken, T? known = null)
         where T : class, ITableEntity
     {
-        for (int attempt = 1; ; attempt++)
+        // Attempt 0 is the known entity's; it does not count against maxAttempts.
+        for (int attempt = known is null ? 1 : 0; ; attempt++)
         {
-            T? entity = await GetAsync<T>(table, partitionKey, rowKey, cancellationToken).ConfigureAwait(false);
+            T? entity = attempt == 0 ? known : await GetAsync<T>(table, partitionKey, rowKey, cancellationToken).ConfigureAwait(false);
             if (entity is null || !change(entity))
             {
+                if (attempt == 0)
+                {
+                    continue;
+                }
+
                 return (entity, false);
             }
 
@@ -284,7 +294,8 @@ internal static class OptimisticTableUpdate
                 entity.ETag = response.Headers.ETag ?? default;
                 return (entity, true);
             }
-            catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.PreconditionFailed)
+            catch (RequestFailedException exception) when (exception.Status == (int)HttpStatusCode.PreconditionFailed
+                || (attempt == 0 && exception.Status == (int)HttpStatusCode.NotFound))   // the known entity was deleted since
             {
                 if (attempt >= maxAttempts)
                 {
@@ -292,9 +303,12 @@ internal static class OptimisticTableUpdate
                         $"The {description} changed under every one of {maxAttempts} attempts to update it.", exception);
                 }
 
-                // Spread the writers out a little so that one of them wins the next round.
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(0, Math.Min(50, 2 * attempt) + 1)), cancellationToken)
-                    .ConfigureAwait(false);
+                // Spread the writers out a little so that one of them wins the next round (after a stale known entity: just read).
+                if (attempt > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(0, Math.Min(50, 2 * attempt) + 1)), cancellationToken)
+                        .ConfigureAwait(false);
+                }
             }
         }
     }
