@@ -129,7 +129,7 @@ public static class BenchPipelineCommand
                 intakePollInterval: IdlePollInterval, logLevel, cancellationToken);
 
             int warmUpJobs = await WarmUpAsync(pipeline, batches / rounds, batchSize, steps, classes, log, cancellationToken);
-            before = await MetricsAfterAsync(pipeline, (long)warmUpJobs * batchSize, cancellationToken);
+            before = pipeline.Metrics.Snapshot();
             for (int round = 0, done = 0; round < rounds; round++)
             {
                 int count = (batches - done) / (rounds - round);
@@ -137,7 +137,6 @@ public static class BenchPipelineCommand
                 TimeSpan bare = TimeSampler(sampler, decoder, batchSize, steps, count, device);
                 TimeSpan piped = await RunJobsAsync(
                     pipeline, string.Create(CultureInfo.InvariantCulture, $"timed-{round}"), count, batchSize, steps, classes, cancellationToken);
-                await MetricsAfterAsync(pipeline, (warmUpJobs + done + count) * (long)batchSize, cancellationToken);
                 samplerTime += bare;
                 pipelineTime += piped;
                 roundRatios.Add(bare / piped);
@@ -184,17 +183,6 @@ public static class BenchPipelineCommand
         }
     }
 
-    // A batch is counted just after its jobs complete: wait until the worker has counted every image stored.
-    private static async Task<WorkerMetricsSnapshot> MetricsAfterAsync(LocalPipeline pipeline, long imagesStored, CancellationToken cancellationToken)
-    {
-        while (pipeline.Metrics.Snapshot() is var snapshot && snapshot.ImagesStored < imagesStored)
-        {
-            await Task.Delay(20, cancellationToken);
-        }
-
-        return pipeline.Metrics.Snapshot();
-    }
-
     // The bare sampler's batches, each decoded to 8-bit pixels on the host as the worker's are (through the VAE for a
     // latent-space model).
     private static TimeSpan TimeSampler(ShortcutSampler sampler, IImageDecoder decoder, int batchSize, int steps, int batches, Device device)
@@ -226,13 +214,16 @@ public static class BenchPipelineCommand
         return clock.Elapsed;
     }
 
-    // Enqueues `jobs` jobs of one batch each on the jobs queue and waits until all are completed; returns the time from
-    // the first enqueue to the last job's completion as its status records it (the worker's clock is this machine's), so
-    // that the waiting itself can poll slowly and leave Azurite and the cores to the pipeline.
+    // Enqueues `jobs` jobs of one batch each on the jobs queue and waits until the worker has stored every image of them;
+    // returns the time from the first enqueue to the last job's completion as its status records it (the worker's clock is
+    // this machine's). The wait watches the worker's metrics in this process and reads the statuses only every few seconds
+    // (to stop at a job that failed) and once at the end: a client polling the statuses of a round's jobs through the
+    // round sent Azurite about as many requests as the worker's status updates, on the same cores as the sampler.
     private static async Task<TimeSpan> RunJobsAsync(
         LocalPipeline pipeline, string name, int jobs, int batchSize, int steps, int classes, CancellationToken cancellationToken)
     {
         var ids = new List<string>();
+        long imagesStored = pipeline.Metrics.Snapshot().ImagesStored + ((long)jobs * batchSize);   // the previous round's are all counted
         DateTimeOffset start = TimeProvider.System.GetUtcNow();
         for (int j = 0; j < jobs; j++)
         {
@@ -244,14 +235,32 @@ public static class BenchPipelineCommand
             ids.Add(id);
         }
 
-        IReadOnlyList<JobStatus> finished = await JobWaiter.WaitAsync(
-            pipeline.Status, ids, TimeSpan.FromMinutes(30), null, TimeSpan.FromMilliseconds(250), cancellationToken);
-        JobStatus? failed = finished.FirstOrDefault(s => s.State != JobState.Completed);
-        if (failed is not null)
+        var statuses = new JobStatus?[ids.Count];
+        var sinceCheck = Stopwatch.StartNew();
+        while (pipeline.Metrics.Snapshot().ImagesStored < imagesStored)
         {
-            throw new InvalidOperationException($"Benchmark job {failed.Id} ended {failed.State}: {failed.Error} {string.Join(" ", failed.Reasons)}");
+            await Task.Delay(20, cancellationToken);
+            if (sinceCheck.Elapsed > TimeSpan.FromSeconds(5))
+            {
+                await pipeline.Status.RefreshAsync(ids, statuses, cancellationToken);
+                ThrowIfAny(statuses, s => s is not null && s.State.IsTerminal() && s.State != JobState.Completed);
+                sinceCheck.Restart();
+            }
         }
 
-        return finished.Max(s => s.FinishedAt!.Value) - start;
+        await pipeline.Status.RefreshAsync(ids, statuses, cancellationToken);
+        ThrowIfAny(statuses, s => s?.State != JobState.Completed);
+        return statuses.Max(s => s!.FinishedAt!.Value) - start;
+    }
+
+    private static void ThrowIfAny(JobStatus?[] statuses, Func<JobStatus?, bool> wrong)
+    {
+        if (statuses.Any(wrong))
+        {
+            JobStatus? status = statuses.First(wrong);
+            throw new InvalidOperationException(status is null
+                ? "A benchmark job has no status after the worker stored its images."
+                : $"Benchmark job {status.Id} is {status.State}: {status.Error} {string.Join(" ", status.Reasons)}");
+        }
     }
 }
