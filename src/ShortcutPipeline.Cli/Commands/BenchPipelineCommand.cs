@@ -27,6 +27,7 @@ public static class BenchPipelineCommand
     // How soon the intake and the worker ask their empty queues again. Each timed round starts after an idle spell (the
     // bare sampler's round), where a steady load would find them busy: their idle polls would be timed as the pipeline's.
     private static readonly TimeSpan IdlePollInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan RoundTimeout = TimeSpan.FromMinutes(30);
 
     public static Command Create()
     {
@@ -236,6 +237,7 @@ public static class BenchPipelineCommand
         }
 
         var statuses = new JobStatus?[ids.Count];
+        var waited = Stopwatch.StartNew();
         var sinceCheck = Stopwatch.StartNew();
         while (pipeline.Metrics.Snapshot().ImagesStored < imagesStored)
         {
@@ -244,6 +246,11 @@ public static class BenchPipelineCommand
             {
                 await pipeline.Status.RefreshAsync(ids, statuses, cancellationToken);
                 ThrowIfAny(statuses, s => s is not null && s.State.IsTerminal() && s.State != JobState.Completed);
+                if (waited.Elapsed > RoundTimeout)
+                {
+                    throw new TimeoutException($"The worker stored {imagesStored - pipeline.Metrics.Snapshot().ImagesStored} images fewer than the round's in {RoundTimeout}.");
+                }
+
                 sinceCheck.Restart();
             }
         }
