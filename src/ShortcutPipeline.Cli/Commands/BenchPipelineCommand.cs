@@ -218,8 +218,8 @@ public static class BenchPipelineCommand
     // Enqueues `jobs` jobs of one batch each on the jobs queue and waits until the worker has stored every image of them;
     // returns the time from the first enqueue to the last job's completion as its status records it (the worker's clock is
     // this machine's). The wait watches the worker's metrics in this process and reads the statuses only every few seconds
-    // (to stop at a job that failed) and once at the end: a client polling the statuses of a round's jobs through the
-    // round sent Azurite about as many requests as the worker's status updates, on the same cores as the sampler.
+    // (to stop at a job that failed) and once at the end: polling every unfinished job's status through the round made
+    // about a sixth of Azurite's table reads, on the same cores as the sampler.
     private static async Task<TimeSpan> RunJobsAsync(
         LocalPipeline pipeline, string name, int jobs, int batchSize, int steps, int classes, CancellationToken cancellationToken)
     {
