@@ -54,10 +54,7 @@ public sealed class JobStatusServiceTests(AzuriteFixture azurite) : IClassFixtur
     [Fact]
     public async Task CancelOnlyChangesUnfinishedJobs()
     {
-        TestPipeline pipeline = await CreatePipelineAsync();
-        await JobProgressTests.SubmitAsync(pipeline, "to-cancel", images: 2);
-        await JobProgressTests.SubmitAsync(pipeline, "done", images: 1);
-        await pipeline.Progress.RecordImageAsync("done", 0);
+        TestPipeline pipeline = await CreatePipelineWithJobsAsync(unfinished: "to-cancel", completed: "done");
 
         CancelResult cancelled = await pipeline.Status.CancelAsync("to-cancel");
         CancelResult again = await pipeline.Status.CancelAsync("to-cancel");
@@ -74,10 +71,7 @@ public sealed class JobStatusServiceTests(AzuriteFixture azurite) : IClassFixtur
     [Fact]
     public async Task RefreshReadsOnlyTheJobsThatMayStillChange()
     {
-        TestPipeline pipeline = await CreatePipelineAsync();
-        await JobProgressTests.SubmitAsync(pipeline, "refresh-done", images: 1);
-        await JobProgressTests.SubmitAsync(pipeline, "refresh-running", images: 2);
-        await pipeline.Progress.RecordImageAsync("refresh-done", 0);
+        TestPipeline pipeline = await CreatePipelineWithJobsAsync(unfinished: "refresh-running", completed: "refresh-done");
         string[] ids = ["refresh-done", "refresh-running", "refresh-unknown"];
         var statuses = new JobStatus?[ids.Length];
 
@@ -110,6 +104,16 @@ public sealed class JobStatusServiceTests(AzuriteFixture azurite) : IClassFixtur
         Assert.Equal("normal", root.GetProperty("priority").GetString());
         Assert.Equal(2, root.GetProperty("images")[0].GetProperty("index").GetInt32());
         Assert.False(root.TryGetProperty("error", out _));
+    }
+
+    // A pipeline with two jobs: `unfinished` of two images, none recorded, and `completed` of one image, recorded.
+    private async Task<TestPipeline> CreatePipelineWithJobsAsync(string unfinished, string completed)
+    {
+        TestPipeline pipeline = await CreatePipelineAsync();
+        await JobProgressTests.SubmitAsync(pipeline, unfinished, images: 2);
+        await JobProgressTests.SubmitAsync(pipeline, completed, images: 1);
+        await pipeline.Progress.RecordImageAsync(completed, 0);
+        return pipeline;
     }
 
     private async Task<TestPipeline> CreatePipelineAsync()
