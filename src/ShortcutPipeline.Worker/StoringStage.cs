@@ -213,8 +213,8 @@ internal sealed class StoringStage
 /// Records stored images in the job statuses, coalesced per job: at most one status update of a job is in flight,
 /// and the images stored meanwhile go into its next update together. So a pass that finishes many rows of one job
 /// costs a few updates of its status record, not one per image, while images of different jobs are recorded
-/// concurrently; and an update that follows another of the same job writes without reading the record first
-/// (<see cref="KnownJobStatus"/>). Thread-safe.
+/// concurrently; and while a job's updates follow one another (until none of its images is pending), each after the
+/// first writes without reading the record first (<see cref="KnownJobStatus"/>). Thread-safe.
 /// </summary>
 internal sealed class ProgressRecorder(JobProgress progress)
 {
@@ -285,7 +285,8 @@ internal sealed class ProgressRecorder(JobProgress progress)
 
         public bool Flushing { get; set; }
 
-        // The status as the last update left it: while no one else writes, each update after the first is one request.
+        // The status as the last update left it (dropped with the entry): while no one else writes, each update after the
+        // first is one request.
         public KnownJobStatus Known { get; } = new();
     }
 }
