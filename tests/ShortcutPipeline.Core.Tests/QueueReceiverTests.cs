@@ -16,8 +16,10 @@ public sealed class QueueReceiverTests(AzuriteFixture azurite) : IClassFixture<A
     {
         PipelineStorage storage = await azurite.CreateStorageAsync();
         await storage.WorkQueue.SendMessageAsync("held");
+        // 10 s, renewed every 5 s: the margin covers a test host whose thread pool is busy for seconds (a CI run of
+        // every test on two cores once saw a renewal's answer about 5 s late, and the message lapsed under a 4 s timeout).
         var receiver = new QueueReceiver(storage.WorkQueue, storage.PoisonQueueOf(storage.WorkQueue),
-            new QueueReceiverOptions { VisibilityTimeout = TimeSpan.FromSeconds(4) });
+            new QueueReceiverOptions { VisibilityTimeout = TimeSpan.FromSeconds(10) });
 
         QueueMessageLease lease = Assert.Single(await receiver.ReceiveAsync(32));
         await Wait.UntilAsync(() => lease.Renewals >= 2, TimeSpan.FromMinutes(1), () => $"{lease.Renewals} renewals");
@@ -78,7 +80,7 @@ public sealed class QueueReceiverTests(AzuriteFixture azurite) : IClassFixture<A
         var poisoned = new List<string>();
         var logs = new TestLoggerProvider();
         var receiver = new QueueReceiver(storage.WorkQueue, storage.PoisonQueueOf(storage.WorkQueue),
-            new QueueReceiverOptions { MaxDequeueCount = 1, RetryDelay = TimeSpan.Zero, VisibilityTimeout = TimeSpan.FromSeconds(2) },
+            new QueueReceiverOptions { MaxDequeueCount = 1, RetryDelay = TimeSpan.Zero, VisibilityTimeout = TimeSpan.FromSeconds(6) },
             (lease, reason, _) => { poisoned.Add(reason); return Task.CompletedTask; }, logger: logs.CreateLogger("receiver"));
         var outage = new AggregateException(
             new Azure.RequestFailedException("Connection reset by peer (127.0.0.1:10001)", new HttpRequestException("reset")),
