@@ -7,14 +7,14 @@ using ShortcutPipeline.Testing;
 
 namespace ShortcutPipeline.Core.Tests.Health;
 
-/// <summary>The health endpoints over real HTTP, with storage behind a gate that the tests close and open.</summary>
+/// <summary>The health endpoints over real HTTP, with storage that the tests take away and give back.</summary>
 public sealed class HealthServerTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
     [Fact]
     public async Task LivenessAlwaysAnswersAndReadinessFollowsTheStorage()
     {
-        using var gate = StorageGate.Start(azurite.ConnectionString);
-        PipelineStorage storage = PipelineStorage.FromConnectionString(gate.ConnectionString, AzuriteFixture.CreateIsolatedNames());
+        using StorageOutage outage = azurite.CreateOutage();
+        PipelineStorage storage = PipelineStorage.FromConnectionString(outage.ConnectionString, AzuriteFixture.CreateIsolatedNames());
         await storage.EnsureCreatedAsync();
         (HealthServer server, HealthClient client) = await StartAsync(new StorageReadinessCheck(storage, storage.WorkQueue, storage.JobsTable));
         using (server)
@@ -27,13 +27,13 @@ public sealed class HealthServerTests(AzuriteFixture azurite) : IClassFixture<Az
             Assert.Equal("ready", ready.GetProperty("status").GetString());
             Assert.True(HealthClient.Check(ready, "storage").GetProperty("ready").GetBoolean());
 
-            gate.Close();
+            outage.Begin();
             JsonElement unreachable = await client.WaitForReadinessAsync(HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(60));
             Assert.Equal("not-ready", unreachable.GetProperty("status").GetString());
             Assert.False(HealthClient.Check(unreachable, "storage").GetProperty("ready").GetBoolean());
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(HealthOptions.LivePath)).Status);
 
-            gate.Open();
+            outage.End();
             await client.WaitForReadinessAsync(HttpStatusCode.OK, TimeSpan.FromSeconds(60));
             await server.StopAsync(CancellationToken.None);
         }
