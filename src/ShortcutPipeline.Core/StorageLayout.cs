@@ -105,11 +105,13 @@ public sealed partial class PipelineStorageOptions
     public IReadOnlyList<string> Tables => [JobsTable, RunsTable];
 
     /// <summary>
-    /// These names as configuration settings (<c>ShortcutPipeline:Storage:JobsQueue</c> and so on; as environment
-    /// variables, replace ':' with "__"), for configuring another process or host with the same names.
+    /// The configuration settings that point another process or host at this storage: <paramref name="connectionString"/>
+    /// (<see cref="SettingNames.StorageConnection"/>) and these names (<c>ShortcutPipeline:Storage:JobsQueue</c> and so on; as
+    /// environment variables, replace ':' with "__"). The caller may add its own settings.
     /// </summary>
-    public IReadOnlyDictionary<string, string> ToSettings() => new Dictionary<string, string>
+    public Dictionary<string, string?> ToSettings(string connectionString) => new()
     {
+        [SettingNames.StorageConnection] = connectionString,
         [$"{SectionName}:{nameof(JobsQueue)}"] = JobsQueue,
         [$"{SectionName}:{nameof(WorkQueue)}"] = WorkQueue,
         [$"{SectionName}:{nameof(TrainingQueue)}"] = TrainingQueue,

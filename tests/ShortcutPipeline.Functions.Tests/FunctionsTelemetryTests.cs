@@ -19,8 +19,8 @@ public sealed class FunctionsTelemetryTests(AzuriteFixture azurite) : IClassFixt
     public async Task TheQueuedIntakeIsASpanWithTheJobIdUnderTheFunctionsWorkerDefaults()
     {
         PipelineStorage storage = await azurite.CreateStorageAsync();
-        var settings = new Dictionary<string, string?>(TelemetryCapture.Quiet) { [SettingNames.StorageConnection] = azurite.ConnectionString };
-        foreach ((string name, string value) in storage.Options.ToSettings())
+        Dictionary<string, string?> settings = storage.Options.ToSettings(azurite.ConnectionString);
+        foreach ((string name, string? value) in TelemetryCapture.Quiet)
         {
             settings[name] = value;
         }

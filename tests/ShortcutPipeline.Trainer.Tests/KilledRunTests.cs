@@ -26,7 +26,7 @@ public sealed class KilledRunTests(AzuriteFixture azurite, ITestOutputHelper out
 
         // The first trainer: killed as soon as its first checkpoint is in Blob Storage, in the middle of the next interval.
         long resumeFrom;
-        using (TrainerProcess first = TrainerProcess.Start(azurite.ConnectionString, context.Storage.Options, options, "--once"))
+        await using (HostProcess first = TrainerProcess.Start(azurite.ConnectionString, context.Storage.Options, options, "--once"))
         {
             await Wait.UntilAsync(
                 async () =>
@@ -56,7 +56,7 @@ public sealed class KilledRunTests(AzuriteFixture azurite, ITestOutputHelper out
         Assert.Equal((TrainingRunState.Running, 1), (interrupted.State, interrupted.Attempts));
 
         // The second trainer waits for the dead trainer's message and lease to lapse, then resumes.
-        using TrainerProcess second = TrainerProcess.Start(azurite.ConnectionString, context.Storage.Options, options, "--once");
+        await using HostProcess second = TrainerProcess.Start(azurite.ConnectionString, context.Storage.Options, options, "--once");
         int exitCode = await second.WaitForExitAsync(TimeSpan.FromMinutes(4));
         output.WriteLine($"--- second trainer:{Environment.NewLine}{second.Output}");
 

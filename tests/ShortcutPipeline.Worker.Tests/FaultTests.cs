@@ -29,7 +29,7 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
         using (var cache = new TempDirectory("worker-process-cache-"))
         {
             Dictionary<string, string> settings = Settings(cache.Path, visibilityTimeout: "00:00:04");
-            WorkerProcess killed = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings);
+            HostProcess killed = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings);
             await using (killed)
             {
                 // The first job is stored and the second one's rows are in the middle of their steps.
@@ -41,7 +41,7 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
             JobStatus?[] afterKill = await Task.WhenAll(jobIds.Select(id => pipeline.Status.GetAsync(id)));
             Assert.Contains(afterKill, s => s!.State != JobState.Completed);   // the kill did interrupt work
 
-            await using (WorkerProcess restarted = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings))
+            await using (HostProcess restarted = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings))
             {
                 IReadOnlyList<JobStatus> statuses = await Wait.ForJobsAsync(pipeline, jobIds);
                 Assert.All(statuses, s => Assert.Equal((JobState.Completed, ImagesPerJob), (s.State, s.DoneImages)));
@@ -73,7 +73,7 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
         using (var cache = new TempDirectory("worker-process-cache-"))
         {
             // A long visibility timeout: a work item seen again at once was handed back, not left to lapse.
-            await using WorkerProcess worker = WorkerProcess.Start(
+            await using HostProcess worker = WorkerProcess.Start(
                 azurite.ConnectionString, pipeline.Storage.Options, Settings(cache.Path, visibilityTimeout: "00:05:00"));
             // A row limit of 8: one job's rows fill the passes, the other's wait.
             await worker.WaitForOutputAsync("Started 8 rows of job", Wait.Long);
@@ -115,7 +115,7 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
             // Killed twice while rows of several budgets share its passes, then stopped with SIGTERM, then left to finish.
             for (int round = 1; round <= 3; round++)
             {
-                WorkerProcess worker = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings);
+                HostProcess worker = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings);
                 await using (worker)
                 {
                     int done = (await StatusesAsync(pipeline, jobs.Select(j => j.Id))).Count(s => s.State == JobState.Completed);
@@ -133,7 +133,7 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
                 }
             }
 
-            await using (WorkerProcess last = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings))
+            await using (HostProcess last = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, settings))
             {
                 IReadOnlyList<JobStatus> statuses = await Wait.ForJobsAsync(pipeline, jobs.Select(j => j.Id).ToList());
                 Assert.All(statuses.Zip(jobs), p => Assert.Equal((JobState.Completed, p.Second.Images), (p.First.State, p.First.DoneImages)));

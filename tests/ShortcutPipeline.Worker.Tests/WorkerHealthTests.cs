@@ -14,7 +14,7 @@ public sealed class WorkerHealthTests(AzuriteFixture azurite) : IClassFixture<Az
     {
         TestPipeline pipeline = await TestPipeline.CreateAsync(azurite);
         using var cache = new TempDirectory("worker-health-cache-");
-        await using WorkerProcess worker = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, Settings(cache.Path, preload: "tiny"));
+        await using HostProcess worker = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, Settings(cache.Path, preload: "tiny"));
         using var health = new HealthClient(worker.HealthPort);
 
         // Not ready while the model it is told to serve is not registered, let alone loaded; alive all the same.
@@ -37,7 +37,7 @@ public sealed class WorkerHealthTests(AzuriteFixture azurite) : IClassFixture<Az
     {
         TestPipeline pipeline = await TestModels.PipelineWithTinyAsync(azurite);
         using var cache = new TempDirectory("worker-health-cache-");
-        await using WorkerProcess worker = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, Settings(cache.Path, preload: null));
+        await using HostProcess worker = WorkerProcess.Start(azurite.ConnectionString, pipeline.Storage.Options, Settings(cache.Path, preload: null));
         using var health = new HealthClient(worker.HealthPort);
 
         JsonElement ready = await health.WaitForReadinessAsync(HttpStatusCode.OK, Wait.Long, appOutput: () => worker.Output);

@@ -47,13 +47,10 @@ public sealed class LocalPipeline : IAsyncDisposable
         CancellationToken cancellationToken, Action<TrainerHostOptions>? configureTrainer = null, TimeSpan? intakePollInterval = null)
     {
         ArgumentNullException.ThrowIfNull(names);
-        var settings = new Dictionary<string, string?>(names.ToSettings().Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)))
-        {
-            [SettingNames.StorageConnection] = connectionString,
-            // Local callbacks go to local receivers, over http.
-            [$"{CallbackOptions.SectionName}:{nameof(CallbackOptions.AllowHttp)}"] = "true",
-            [$"{CallbackOptions.SectionName}:{nameof(CallbackOptions.AllowLoopback)}"] = "true",
-        };
+        Dictionary<string, string?> settings = names.ToSettings(connectionString);
+        // Local callbacks go to local receivers, over http.
+        settings[$"{CallbackOptions.SectionName}:{nameof(CallbackOptions.AllowHttp)}"] = "true";
+        settings[$"{CallbackOptions.SectionName}:{nameof(CallbackOptions.AllowLoopback)}"] = "true";
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true).SetMinimumLevel(logLevel);
