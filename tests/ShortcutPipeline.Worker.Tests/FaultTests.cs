@@ -48,18 +48,7 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
             }
         }
 
-        foreach (string id in jobIds)
-        {
-            IReadOnlyList<BlobItem> blobs = await StoredImages.ListAsync(pipeline, id);
-            Assert.Equal(
-                Enumerable.Range(0, ImagesPerJob).Select(i => string.Create(CultureInfo.InvariantCulture, $"{id}/{i}.png")).Order(StringComparer.Ordinal),
-                blobs.Select(b => b.Name).Order(StringComparer.Ordinal));
-            // Written once: never replaced by a redelivery.
-            Assert.All(blobs, b => Assert.Equal(b.Properties.CreatedOn, b.Properties.LastModified));
-        }
-
-        Assert.Equal(0, (await pipeline.Storage.WorkQueue.GetPropertiesAsync()).Value.ApproximateMessagesCount);
-        Assert.Empty((await pipeline.Storage.PoisonQueueOf(pipeline.Storage.WorkQueue).PeekMessagesAsync(32)).Value);
+        await AssertEachImageStoredOnceAndNoWorkLeftAsync(pipeline, jobIds.Select(id => (id, ImagesPerJob)));
     }
 
     [Fact]
@@ -140,7 +129,14 @@ public sealed class FaultTests(AzuriteFixture azurite) : IClassFixture<AzuriteFi
             }
         }
 
-        foreach ((string id, _, int images) in jobs)
+        await AssertEachImageStoredOnceAndNoWorkLeftAsync(pipeline, jobs.Select(job => (job.Id, job.Images)));
+    }
+
+    // Every image of every job is in the images container, written once (never replaced by a redelivery), and no work
+    // item is left in the work queue or its poison queue.
+    private static async Task AssertEachImageStoredOnceAndNoWorkLeftAsync(TestPipeline pipeline, IEnumerable<(string Id, int Images)> jobs)
+    {
+        foreach ((string id, int images) in jobs)
         {
             IReadOnlyList<BlobItem> blobs = await StoredImages.ListAsync(pipeline, id);
             Assert.Equal(
