@@ -1,6 +1,7 @@
 using System.Text;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
+using Microsoft.Extensions.Time.Testing;
 using ShortcutPipeline.Core.Jobs;
 using ShortcutPipeline.Core.Queues;
 using ShortcutPipeline.Core.Storage;
@@ -29,6 +30,45 @@ public sealed class QueueReceiverTests(AzuriteFixture azurite) : IClassFixture<A
         await lease.DeleteAsync();
         Assert.False(lease.IsLost);
         Assert.Equal(0, await receiver.GetApproximateLengthAsync());
+    }
+
+    [Fact]
+    public async Task ARenewalThatFailsIsTriedAgainWellBeforeTheNextIntervalSoThatAShortOutageDoesNotLapseTheMessage()
+    {
+        // Found by reading the renewal loop: after a renewal failed (storage down for longer than the client's own retries),
+        // the next try came a whole interval later, half a timeout, just when the message lapsed: another worker could take
+        // it and draw its images again. The lease's clock is a fake one that the test advances; storage is real, behind an
+        // outage, and the client does not retry by itself.
+        PipelineStorage storage = await azurite.CreateStorageAsync();
+        using StorageOutage outage = azurite.CreateOutage();
+        var queue = new QueueClient(outage.ConnectionString, storage.WorkQueue.Name,
+            new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None, Retry = { MaxRetries = 0 } });
+        await queue.SendMessageAsync("held through an outage");
+        var clock = new FakeTimeProvider();
+        QueueMessage message = (await queue.ReceiveMessageAsync(TimeSpan.FromMinutes(1))).Value;
+        await using QueueMessageLease lease = QueueMessageLease.Hold(queue, message, TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(30), clock);
+
+        // The renewal at 30 s finds storage down.
+        outage.Begin();
+        int resetBefore = outage.ResetConnections;
+        clock.Advance(TimeSpan.FromSeconds(30));
+        await Wait.UntilAsync(() => outage.ResetConnections > resetBefore, TimeSpan.FromSeconds(30), () => "the renewal to reach the outage");
+        outage.End();
+
+        // Storage is back: the next try comes a quarter of the 30 s left of the timeout later (7.5 s), not 30 s later.
+        TimeSpan sinceFailure = TimeSpan.Zero;
+        while (lease.Renewals == 0 && sinceFailure < TimeSpan.FromSeconds(30))
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(500));
+            sinceFailure += TimeSpan.FromMilliseconds(500);
+            await Task.Delay(100);   // real time for a renewal the advance started (a slow one only makes sinceFailure larger)
+        }
+
+        Assert.Equal(1, lease.Renewals);
+        Assert.InRange(sinceFailure, TimeSpan.FromSeconds(7.5), TimeSpan.FromSeconds(15));
+        await lease.DeleteAsync();
+        Assert.False(lease.IsLost);
+        Assert.Empty((await storage.WorkQueue.PeekMessagesAsync(32)).Value);
     }
 
     [Fact]

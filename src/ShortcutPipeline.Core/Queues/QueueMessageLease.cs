@@ -6,8 +6,11 @@ namespace ShortcutPipeline.Core.Queues;
 /// <summary>
 /// A received queue message that this process holds: it keeps the message invisible by renewing its
 /// visibility timeout in the background (every half timeout unless <see cref="Hold"/> says otherwise) until it is
-/// deleted, released or poisoned, and tracks the pop receipt each renewal returns. Renewals, deletion and release never
-/// overlap, and a renewal in flight is never cancelled (the receipt it returns is the only one that works afterwards).
+/// deleted, released or poisoned, and tracks the pop receipt each renewal returns. A renewal that fails (storage busy or
+/// unreachable for longer than the client's own retries) is tried again sooner, until one succeeds: every quarter of what
+/// the renewal interval leaves of the timeout (an eighth of the timeout at the default interval), so that three more tries
+/// come before the message lapses. Renewals, deletion and release never overlap, and a renewal in flight is never
+/// cancelled (the receipt it returns is the only one that works afterwards).
 /// When a renewal, deletion or release finds the message gone (its visibility lapsed and another receiver took it) or its
 /// pop receipt stale, the lease is <see cref="IsLost"/> and a later delete or release is a no-op. Disposed without
 /// being deleted or released (a crash), the message shows again once its visibility lapses. The worker's and the intake
@@ -18,6 +21,7 @@ public sealed class QueueMessageLease : IAsyncDisposable
     private readonly QueueClient queue;
     private readonly TimeSpan visibilityTimeout;
     private readonly TimeSpan renewEvery;
+    private readonly TimeSpan retryEvery;
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly SemaphoreSlim gate = new(1, 1);
@@ -33,6 +37,7 @@ public sealed class QueueMessageLease : IAsyncDisposable
         popReceipt = message.PopReceipt;
         this.visibilityTimeout = visibilityTimeout;
         this.renewEvery = renewEvery;
+        retryEvery = (visibilityTimeout - renewEvery) / 4;
         this.time = time;
         this.logger = logger;
         renewal = RenewUntilFinishedAsync(renewing.Token);
@@ -148,9 +153,10 @@ public sealed class QueueMessageLease : IAsyncDisposable
     {
         try
         {
+            TimeSpan wait = renewEvery;
             while (true)
             {
-                await Task.Delay(renewEvery, time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
                 await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
@@ -165,6 +171,7 @@ public sealed class QueueMessageLease : IAsyncDisposable
                         .ConfigureAwait(false);
                     popReceipt = receipt.Value.PopReceipt;
                     Renewals++;
+                    wait = renewEvery;
                 }
                 catch (RequestFailedException exception) when (IsNoLongerOurs(exception))
                 {
@@ -175,11 +182,13 @@ public sealed class QueueMessageLease : IAsyncDisposable
                 }
                 catch (Exception exception) when (Storage.StorageFailures.MayPass(exception))
                 {
-                    // Storage busy, or unreachable for a while (the loops log an outage once): the next round tries again.
+                    // Storage busy, or unreachable for a while (the loops log an outage once): the next round, soon, tries again.
+                    wait = retryEvery;
                     logger.LogDebug(exception, "Renewing message {MessageId} on {Queue} failed; trying again.", MessageId, queue.Name);
                 }
                 catch (RequestFailedException exception)
                 {
+                    wait = retryEvery;
                     logger.LogWarning(exception, "Renewing message {MessageId} on {Queue} failed; trying again.", MessageId, queue.Name);
                 }
                 finally
