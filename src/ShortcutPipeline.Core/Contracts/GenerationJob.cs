@@ -1,5 +1,6 @@
-// The generation job contract: the validated job and its parts (GenerationJob, ...), its limits (GenerationJobLimits) and
-// its JSON Schema as published (GenerationJobSchema, generation-job.schema.json).
+// The generation job contract: the validated job, the settings it shares with its work items (JobSettings) and its parts
+// (ClassRequest, ...), its limits (GenerationJobLimits) and its JSON Schema as published (GenerationJobSchema,
+// generation-job.schema.json).
 
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
@@ -7,10 +8,31 @@ using System.Text.Json.Nodes;
 namespace ShortcutPipeline.Core.Contracts;
 
 /// <summary>
+/// What a job fixes for every one of its images: the sampling steps, the guidance scale, the priority and the deadline.
+/// A <see cref="GenerationJob"/> and each of its <see cref="WorkItem"/>s are these settings plus their own fields, so a
+/// work item carries its job's settings by construction, and a setting added here is in both, and in the work queue's
+/// messages, with nothing to copy.
+/// </summary>
+public abstract record JobSettings
+{
+    /// <summary>Sampling steps: a power of two from 1 to <see cref="GenerationJobLimits.MaxSteps"/>.</summary>
+    public required int Steps { get; init; }
+
+    /// <summary>Classifier-free guidance scale, 0 to <see cref="GenerationJobLimits.MaxCfgScale"/>; 1 means no guidance.</summary>
+    public double CfgScale { get; init; } = 1;
+
+    /// <summary>The priority the client asked for.</summary>
+    public JobPriority Priority { get; init; } = JobPriority.Normal;
+
+    /// <summary>When the work stops being useful; null: no deadline.</summary>
+    public DateTimeOffset? Deadline { get; init; }
+}
+
+/// <summary>
 /// A validated generation job (the contract is <c>Contracts/generation-job.schema.json</c>; read one with
 /// <see cref="GenerationJobReader"/>). Exactly one of <see cref="Classes"/> and <see cref="Items"/> is set.
 /// </summary>
-public sealed record GenerationJob
+public sealed record GenerationJob : JobSettings
 {
     /// <summary>The job id and idempotency key: <c>[A-Za-z0-9_-]{1,64}</c>, the client's or a derived one.</summary>
     public required string Id { get; init; }
@@ -24,20 +46,8 @@ public sealed record GenerationJob
     /// <summary>One entry per image, or null when <see cref="Classes"/> is used.</summary>
     public IReadOnlyList<ItemRequest>? Items { get; init; }
 
-    /// <summary>Sampling steps: a power of two from 1 to <see cref="GenerationJobLimits.MaxSteps"/>.</summary>
-    public required int Steps { get; init; }
-
-    /// <summary>Classifier-free guidance scale, 0 to <see cref="GenerationJobLimits.MaxCfgScale"/>; 1 means no guidance.</summary>
-    public double CfgScale { get; init; } = 1;
-
     /// <summary>The job seed (the client's, or derived from the job id): see <see cref="ExpandImages"/>.</summary>
     public required long Seed { get; init; }
-
-    /// <summary>The priority the client asked for.</summary>
-    public JobPriority Priority { get; init; } = JobPriority.Normal;
-
-    /// <summary>When the work stops being useful; null: no deadline.</summary>
-    public DateTimeOffset? Deadline { get; init; }
 
     /// <summary>Receives a POST of the <c>JobStatus</c> JSON when the job completes, fails or is cancelled.</summary>
     public Uri? CallbackUrl { get; init; }

@@ -1,9 +1,13 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text.Json.Serialization;
+
 namespace ShortcutPipeline.Core.Contracts;
 
 /// <summary>
 /// A message of the work queue (<see cref="StorageNames.WorkQueue"/>): a chunk of at most
 /// <see cref="GenerationJobLimits.MaxImagesPerWorkItem"/> images of one accepted job, with everything a
-/// worker needs to draw them. Intake writes it as plain JSON text, camelCase:
+/// worker needs to draw them: the job's <see cref="JobSettings"/> and its model, resolved to a version.
+/// Intake writes it as plain JSON text, camelCase:
 /// <code>
 /// { "jobId": "j1", "model": "fashion", "modelVersion": "v3", "steps": 4, "cfgScale": 1.5,
 ///   "priority": "normal", "deadline": "2030-01-01T00:00:00+00:00",
@@ -13,8 +17,24 @@ namespace ShortcutPipeline.Core.Contracts;
 /// and then calls <c>JobProgress.RecordImageAsync(jobId, i)</c>; a work item may be delivered more than
 /// once (and chunks of one job may run on different workers), so recording is idempotent per index.
 /// </summary>
-public sealed record WorkItem
+public sealed record WorkItem : JobSettings
 {
+    /// <summary>An empty work item, to fill in with an initializer (and for the JSON reader).</summary>
+    public WorkItem()
+    {
+    }
+
+    // Images of job, with its settings and its model resolved to modelVersion.
+    [SetsRequiredMembers]
+    private WorkItem(GenerationJob job, string modelVersion, IReadOnlyList<ImageRequest> images)
+        : base(job)
+    {
+        JobId = job.Id;
+        Model = job.Model.Name;
+        ModelVersion = modelVersion;
+        Images = images;
+    }
+
     /// <summary>The job the images belong to.</summary>
     public required string JobId { get; init; }
 
@@ -24,19 +44,9 @@ public sealed record WorkItem
     /// <summary>The model version, resolved at intake (never "latest": the version that was latest then).</summary>
     public required string ModelVersion { get; init; }
 
-    /// <summary>Sampling steps (a power of two from 1 to 128).</summary>
-    public required int Steps { get; init; }
-
-    /// <summary>Classifier-free guidance scale (1: no guidance).</summary>
-    public double CfgScale { get; init; } = 1;
-
-    /// <summary>The job's priority.</summary>
-    public JobPriority Priority { get; init; } = JobPriority.Normal;
-
-    /// <summary>When the work stops being useful; null: no deadline.</summary>
-    public DateTimeOffset? Deadline { get; init; }
-
     /// <summary>The images to draw (index within the job, label or null for unconditional, seed).</summary>
+    /// <remarks>Written last, after the job's settings, as the example above shows.</remarks>
+    [JsonPropertyOrder(1)]
     public required IReadOnlyList<ImageRequest> Images { get; init; }
 
     /// <summary>The message text (JSON).</summary>
@@ -89,17 +99,7 @@ public sealed record WorkItem
         ArgumentOutOfRangeException.ThrowIfLessThan(maxImagesPerItem, 1);
         return job.ExpandImages()
             .Chunk(maxImagesPerItem)
-            .Select(chunk => new WorkItem
-            {
-                JobId = job.Id,
-                Model = job.Model.Name,
-                ModelVersion = modelVersion,
-                Steps = job.Steps,
-                CfgScale = job.CfgScale,
-                Priority = job.Priority,
-                Deadline = job.Deadline,
-                Images = chunk,
-            })
+            .Select(chunk => new WorkItem(job, modelVersion, chunk))
             .ToList();
     }
 }
