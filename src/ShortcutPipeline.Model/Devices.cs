@@ -58,6 +58,13 @@ public static class LibTorchSettings
     /// </summary>
     public static bool DisableNnpack() => NnpackDisabled.Value;
 
+    /// <summary>
+    /// Held by every module of this assembly while it draws its initial weights. torch's global generator is one per
+    /// process, and a layer draws its default weights from it as it is built: so a seeded model (<see cref="DiT"/>,
+    /// <see cref="QualityClassifier"/>) draws the same weights only if no other thread builds layers meanwhile.
+    /// </summary>
+    internal static readonly object GlobalRandomLock = new();
+
     // at::globalContext() and at::Context::setUserEnabledNNPACK(bool), by their Itanium C++ names in libtorch_cpu.so.
     const string GlobalContextSymbol = "_ZN2at13globalContextEv";
     const string SetUserEnabledNnpackSymbol = "_ZN2at7Context20setUserEnabledNNPACKEb";

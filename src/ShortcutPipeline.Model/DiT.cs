@@ -298,16 +298,13 @@ public sealed class DiT : Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 
     public DiTConfig Config { get; }
 
-    /// <summary>Held while a module seeds torch's global generator and draws its initial weights.</summary>
-    internal static readonly object GlobalRandomLock = new();
-
     /// <param name="seed">Seeds the initial weights (through torch's global generator, under a lock).</param>
     public DiT(DiTConfig config, long? seed = null) : base(nameof(DiT))
     {
         config.Validate();
         Config = config;
         LibTorchSettings.DisableNnpack();
-        lock (GlobalRandomLock)
+        lock (LibTorchSettings.GlobalRandomLock)
         {
             if (seed is { } s) torch.manual_seed(s);
             x_embedder = new PatchEmbed(config.InChannels, config.HiddenSize, config.PatchSize);

@@ -65,7 +65,7 @@ public sealed class QualityClassifier : Module<Tensor, Tensor>
     {
         (Channels, ImageSize, NumClasses) = (channels, imageSize, numClasses);
         LibTorchSettings.DisableNnpack();
-        lock (DiT.GlobalRandomLock)
+        lock (LibTorchSettings.GlobalRandomLock)
         {
             manual_seed(seed);
             features = Sequential(

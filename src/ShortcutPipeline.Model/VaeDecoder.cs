@@ -35,7 +35,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>, IImageDecoder
         config.Validate();
         Config = config;
         LibTorchSettings.DisableNnpack();
-        post_quant_conv = nn.Conv2d(config.LatentChannels, config.LatentChannels, 1, device: device);
+        post_quant_conv = VaeLayers.Conv2d(config.LatentChannels, config.LatentChannels, 1, device);
         decoder = new VaeDecoderStack(config, device);
         RegisterComponents();
     }
@@ -109,7 +109,7 @@ internal sealed class VaeDecoderStack : nn.Module<Tensor, Tensor>
     public VaeDecoderStack(VaeConfig config, Device? device) : base("decoder")
     {
         var channels = config.BlockOutChannels.Reverse().ToArray();
-        conv_in = nn.Conv2d(config.LatentChannels, channels[0], 3, padding: 1, device: device);
+        conv_in = VaeLayers.Conv2d(config.LatentChannels, channels[0], 3, device, padding: 1);
         mid_block = new VaeMidBlock(channels[0], config.NormGroups, device);
         for (int i = 0; i < channels.Length; i++)
         {
@@ -118,7 +118,7 @@ internal sealed class VaeDecoderStack : nn.Module<Tensor, Tensor>
             up_blocks.Add(new VaeUpBlock(inChannels, channels[i], config.LayersPerBlock + 1, config.NormGroups, upsample, device));
         }
         conv_norm_out = VaeLayers.GroupNorm(config.NormGroups, channels[^1], device);
-        conv_out = nn.Conv2d(channels[^1], config.OutChannels, 3, padding: 1, device: device);
+        conv_out = VaeLayers.Conv2d(channels[^1], config.OutChannels, 3, device, padding: 1);
         RegisterComponents();
     }
 
@@ -144,10 +144,10 @@ internal sealed class VaeResnetBlock : nn.Module<Tensor, Tensor>
     public VaeResnetBlock(int inChannels, int outChannels, int groups, Device? device) : base(nameof(VaeResnetBlock))
     {
         norm1 = VaeLayers.GroupNorm(groups, inChannels, device);
-        conv1 = nn.Conv2d(inChannels, outChannels, 3, padding: 1, device: device);
+        conv1 = VaeLayers.Conv2d(inChannels, outChannels, 3, device, padding: 1);
         norm2 = VaeLayers.GroupNorm(groups, outChannels, device);
-        conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: 1, device: device);
-        if (inChannels != outChannels) conv_shortcut = nn.Conv2d(inChannels, outChannels, 1, device: device);
+        conv2 = VaeLayers.Conv2d(outChannels, outChannels, 3, device, padding: 1);
+        if (inChannels != outChannels) conv_shortcut = VaeLayers.Conv2d(inChannels, outChannels, 1, device);
         RegisterComponents();
     }
 
@@ -174,10 +174,10 @@ internal sealed class VaeAttentionBlock : nn.Module<Tensor, Tensor>
     public VaeAttentionBlock(int channels, int groups, Device? device) : base(nameof(VaeAttentionBlock))
     {
         group_norm = VaeLayers.GroupNorm(groups, channels, device);
-        to_q = nn.Linear(channels, channels, device: device);
-        to_k = nn.Linear(channels, channels, device: device);
-        to_v = nn.Linear(channels, channels, device: device);
-        to_out = new ModuleList<Linear>(nn.Linear(channels, channels, device: device));
+        to_q = VaeLayers.Linear(channels, channels, device);
+        to_k = VaeLayers.Linear(channels, channels, device);
+        to_v = VaeLayers.Linear(channels, channels, device);
+        to_out = new ModuleList<Linear>(VaeLayers.Linear(channels, channels, device));
         RegisterComponents();
     }
 
@@ -249,7 +249,7 @@ internal sealed class VaeUpsample : nn.Module<Tensor, Tensor>
 
     public VaeUpsample(int channels, Device? device) : base(nameof(VaeUpsample))
     {
-        conv = nn.Conv2d(channels, channels, 3, padding: 1, device: device);
+        conv = VaeLayers.Conv2d(channels, channels, 3, device, padding: 1);
         RegisterComponents();
     }
 
@@ -260,8 +260,30 @@ internal sealed class VaeUpsample : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>
+/// Builds the decoder's layers. The convolutions and linears draw their default initial weights from torch's global
+/// generator (the decoder's real weights are loaded over them), so they are built holding
+/// <see cref="LibTorchSettings.GlobalRandomLock"/>: a seeded model built on another thread meanwhile draws the same
+/// weights.
+/// </summary>
 internal static class VaeLayers
 {
+    public static Conv2d Conv2d(long inChannels, long outChannels, long kernelSize, Device? device, long padding = 0)
+    {
+        lock (LibTorchSettings.GlobalRandomLock)
+        {
+            return nn.Conv2d(inChannels, outChannels, kernelSize, padding: padding, device: device);
+        }
+    }
+
+    public static Linear Linear(long inFeatures, long outFeatures, Device? device)
+    {
+        lock (LibTorchSettings.GlobalRandomLock)
+        {
+            return nn.Linear(inFeatures, outFeatures, device: device);
+        }
+    }
+
     /// <summary>
     /// The VAE's GroupNorm: affine, eps 1e-6 (diffusers' resnet_eps for AutoencoderKL), scale 1 and shift 0.
     /// TorchSharp 0.107's nn.GroupNorm leaves its weight and bias uninitialized (torch.empty), so they are set here.

@@ -49,6 +49,40 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public async Task ASeedGivesTheSameInitialWeightsWhileAnotherThreadBuildsDecoderLayers()
+    {
+        // torch's generator is one per process, and test classes (like a trainer and a worker in one process) build
+        // modules on several threads at once: the decoder's layers draw their default initial weights from it too.
+        var config = ModelFixtures.TinyConfig();
+        using var reference = new DiT(config, seed: 11);
+        var started = new TaskCompletionSource();
+        using var stop = new CancellationTokenSource();
+        Task builder = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var block = new VaeResnetBlock(16, 32, groups: 4, device: null);
+                started.TrySetResult();
+            }
+        });
+        try
+        {
+            await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            for (int attempt = 1; attempt <= 20; attempt++)
+            {
+                using var again = new DiT(config, seed: 11);
+                foreach (var ((name, expected), (_, actual)) in reference.named_parameters().Zip(again.named_parameters()))
+                    Assert.True(ModelFixtures.Same(expected, actual), $"{name} differs in attempt {attempt}");
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await builder;
+        }
+    }
+
+    [Fact]
     public void BatchesWalkAPermutationOfTheDataEachEpoch()
     {
         var config = ModelFixtures.TinyConfig();

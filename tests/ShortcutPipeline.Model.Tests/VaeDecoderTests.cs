@@ -15,12 +15,12 @@ public sealed class VaeDecoderTests : IDisposable
     /// skipped or swapped any tensor shows up in the output.</summary>
     private static VaeDecoder RandomSmallDecoder(long seed)
     {
-        torch.manual_seed(seed);
         var vae = new VaeDecoder(VaeConfig.Small);
+        using var generator = new Generator((ulong)seed);
         using var noGrad = torch.no_grad();
         foreach (var (_, parameter) in vae.named_parameters())
         {
-            using var values = torch.randn_like(parameter) * 0.2;
+            using var values = torch.randn(parameter.shape, generator: generator) * 0.2;
             parameter.copy_(values);
         }
         vae.eval();
@@ -31,9 +31,10 @@ public sealed class VaeDecoderTests : IDisposable
     private static Dictionary<string, Tensor> DiffusersStateDict(VaeDecoder vae)
     {
         var tensors = vae.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
-        tensors["encoder.conv_in.weight"] = torch.randn(16, 3, 3, 3);
-        tensors["encoder.mid_block.attentions.0.to_q.weight"] = torch.randn(32, 32);
-        tensors["quant_conv.weight"] = torch.randn(8, 8, 1, 1);
+        using var generator = new Generator(5);
+        tensors["encoder.conv_in.weight"] = torch.randn([16, 3, 3, 3], generator: generator);
+        tensors["encoder.mid_block.attentions.0.to_q.weight"] = torch.randn([32, 32], generator: generator);
+        tensors["quant_conv.weight"] = torch.randn([8, 8, 1, 1], generator: generator);
         return tensors;
     }
 
